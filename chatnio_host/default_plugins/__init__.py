@@ -1,0 +1,1 @@
+"""Host behaviour written as hook implementations, loaded before any installed plugin."""

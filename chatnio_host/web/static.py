@@ -1,0 +1,38 @@
+"""Serve the built web app, with unknown non-API paths falling back to index.html."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from chatnio_host.context import AppContext
+from chatnio_host.web.errors import error_body
+
+__all__ = ["setup"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIXES = ("/api/", "/v1/", "/v1beta/", "/dashboard/", "/mj/", "/health", "/ready")
+
+
+def setup(app: FastAPI, ctx: AppContext) -> None:
+    """Add the catch-all route when SERVE_STATIC is on and the build exists."""
+    if not ctx.settings.serve_static:
+        return
+    root = Path(ctx.settings.static_dir).resolve()
+    index = root / "index.html"
+    if not index.is_file():
+        logger.warning("SERVE_STATIC is on but %s is missing; run `make ui` to build the web app", index)
+        return
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def static_file(path: str, request: Request) -> Response:
+        if request.url.path.startswith(API_PREFIXES):
+            return JSONResponse(error_body(f"No route for {request.url.path}.", "not_found_error"), status_code=404)
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
