@@ -114,7 +114,11 @@ class RedisState(SharedState):
 
     def limits_storage(self) -> Any:
         if self._limits is None:
-            self._limits = RedisStorage(self.url.replace("redis://", "async+redis://", 1), key_prefix=self.prefix + "limits")
+            self._limits = RedisStorage(
+                self.url.replace("redis://", "async+redis://", 1),
+                implementation="redispy",
+                key_prefix=self.prefix + "limits",
+            )
         return self._limits
 
     async def close(self) -> None:
