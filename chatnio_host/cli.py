@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from chatnio_host.config import Settings, load_settings, mask_value, settings_sources
 from chatnio_host.errors import ChatnioError, StartupError
+from chatnio_host.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
+    configure_logging(
+        (os.environ.get("LOG_LEVEL") or "INFO").upper(), "json" if os.environ.get("LOG_FORMAT") == "json" else "text"
+    )
     try:
         return args.func(args)
     except (StartupError, ChatnioError) as exc:

@@ -38,10 +38,14 @@ return value
 class RedisState(SharedState):
     """Redis through redis-py's asyncio client; values are UTF-8 strings."""
 
-    def __init__(self, url: str, prefix: str = "chatnio:") -> None:
+    def __init__(self, url: str, prefix: str = "chatnio:", max_connections: int = 200) -> None:
         super().__init__(prefix)
         self.url = url
-        self.client = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+        # A blocking pool waits for a free connection instead of failing under bursts.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, health_check_interval=30, max_connections=max_connections, timeout=10
+        )
+        self.client = aioredis.Redis(connection_pool=pool)
         self._cas = self.client.register_script(_CAS_SCRIPT)
         self._incr = self.client.register_script(_INCR_SCRIPT)
         self._limits: RedisStorage | None = None
