@@ -1,0 +1,21 @@
+"""Fake vendor servers for tests and benchmarks of the host and of plugins.
+
+Each fake listens on 127.0.0.1, speaks one vendor's wire format byte for byte, lets a test
+script exact responses (status, headers, write boundaries, sleeps, stalls, resets) and records
+every request. Plugin test suites subclass ``FakeVendor`` for vendors not covered here.
+"""
+
+from chatnio_host.testing_vendors.openai import FakeOpenAI, chat_chunk, count_tokens, done_event
+from chatnio_host.testing_vendors.server import FakeVendor, RecordedRequest, Reply, ReplyHandler, sse_data
+
+__all__ = [
+    "FakeOpenAI",
+    "FakeVendor",
+    "RecordedRequest",
+    "Reply",
+    "ReplyHandler",
+    "chat_chunk",
+    "count_tokens",
+    "done_event",
+    "sse_data",
+]
