@@ -21,6 +21,7 @@ from chatnio_host.plugins import PluginHost, call_async_hook, load_plugins, pars
 from chatnio_host.site.store import SiteSettingsStore
 from chatnio_host.state import SharedState, create_state
 from chatnio_host.version import __version__
+from chatnio_host.web.cors import CORSMiddleware
 from chatnio_host.web.errors import install_error_handlers
 from chatnio_host.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
 
@@ -145,6 +146,7 @@ def create_app(
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.allow_origins)
     return app
 
 

@@ -18,10 +18,15 @@ __all__ = ["AuthService", "setup"]
 logger = logging.getLogger(__name__)
 
 
+async def _drain_background(ctx: AppContext) -> None:
+    await ctx.services["auth"].drain()
+
+
 def setup(app: FastAPI, ctx: AppContext) -> None:
     """Create the auth service, include its routers and create the root admin at start."""
     ctx.services["auth"] = AuthService(ctx)
     ctx.startup_tasks.append(ensure_root)
+    ctx.shutdown_tasks.append(_drain_background)
 
     from chatnio_host.auth.routers import include_routers
 

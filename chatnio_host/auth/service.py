@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ from chatnio_host.auth.keycache import KeyCache
 from chatnio_host.auth.ratelimit import RateLimiter
 from chatnio_host.auth.settings import AUTH_SECTION, MAIL_SECTION, AuthSettings, MailSettings
 from chatnio_host.db.models.user import ROLE_USER, User
-from chatnio_host.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from chatnio_host.errors import APIError, AuthenticationFailed, PermissionDenied, RateLimited
 
 if TYPE_CHECKING:
     from chatnio_host.context import AppContext
@@ -42,6 +44,25 @@ class AuthService:
         self.ctx = ctx
         self.limiter = RateLimiter(ctx.state)
         self.keys = KeyCache(ctx.db, ctx.state)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None], description: str) -> None:
+        """Run ``work`` in the background; its errors are logged, and shutdown waits for it."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except APIError as exc:
+                logger.error("background %s failed: %s", description, exc.message)
+
+        task = asyncio.create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work such as mails still being sent."""
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def auth_settings(self) -> AuthSettings:
         """Return the ``auth`` site settings section."""
@@ -119,12 +140,15 @@ class AuthService:
         if claims.expires_at <= self.ctx.clock.now():
             raise AuthenticationFailed("The session token has expired. Sign in again.", code="invalid_token")
         user = await self.get_user(claims.user_id)
-        if user is None or user.token_version != claims.token_version:
+        if user is None:
+            raise AuthenticationFailed("The session token was revoked. Sign in again.", code="invalid_token")
+        # Checked before the version, which a ban also raises, so a banned user reads why.
+        if user.banned:
+            raise banned_error()
+        if user.token_version != claims.token_version:
             raise AuthenticationFailed("The session token was revoked. Sign in again.", code="invalid_token")
         if await self.ctx.state.get(_REVOKED_PREFIX + claims.token_id) is not None:
             raise AuthenticationFailed("The session token was signed out. Sign in again.", code="invalid_token")
-        if user.banned:
-            raise banned_error()
         return user
 
     async def revoke_token(self, token: str) -> None:
