@@ -1,1 +1,47 @@
-"""Channels concept."""
+"""Channels concept: upstream accounts, their keys, and the order a request tries them in.
+
+``setup`` stores a ``ChannelService`` as ``ctx.services["channels"]`` (candidates, attempts,
+record_failure, record_success, models_for) with ``manager`` and ``probe`` for the admin API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from chatnio_host.channels.manage import ChannelManager
+from chatnio_host.channels.probe import ChannelProbe
+from chatnio_host.channels.scheduler import Attempt, CandidateKey, ChannelCandidate, Exclusions
+from chatnio_host.channels.service import ChannelService
+from chatnio_host.channels.settings import ChannelSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from chatnio_host.context import AppContext
+
+__all__ = [
+    "Attempt",
+    "CandidateKey",
+    "ChannelCandidate",
+    "ChannelManager",
+    "ChannelProbe",
+    "ChannelService",
+    "ChannelSettings",
+    "Exclusions",
+    "setup",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def setup(app: FastAPI, ctx: AppContext) -> None:
+    """Create the channel service and include the channel admin routes."""
+    service = ChannelService(ctx)
+    service.manager = ChannelManager(ctx, service)
+    service.probe = ChannelProbe(service.manager)
+    ctx.services["channels"] = service
+
+    from chatnio_host.channels.router import router
+
+    app.include_router(router)
