@@ -30,6 +30,8 @@ from chatnio_host.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from chatnio_host.files.text import decode_text
+from chatnio_host.files.types import ParsedFile
 from chatnio_host.hookspecs import hookimpl
 from chatnio_host.registry import ChannelType, FileParser, InboundFormat, PaymentProvider, SearchProvider
 from chatnio_host.relay.canonical import (
@@ -49,6 +51,7 @@ from chatnio_host.relay.canonical import (
     Usage,
     UsageEvent,
 )
+from chatnio_host.search.types import SearchResult
 from chatnio_host.version import __version__
 
 __all__ = [
@@ -71,12 +74,14 @@ __all__ = [
     "NoChannel",
     "NotFound",
     "PayloadTooLarge",
+    "ParsedFile",
     "PaymentProvider",
     "PermissionDenied",
     "RateLimited",
     "ReasoningDelta",
     "SSEEvent",
     "SearchProvider",
+    "SearchResult",
     "StartupError",
     "StreamError",
     "TextDelta",
@@ -95,5 +100,6 @@ __all__ = [
     "Usage",
     "UsageEvent",
     "__version__",
+    "decode_text",
     "hookimpl",
 ]
