@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         None,
         description="Apply migrations at start; defaults to on for SQLite and off for server databases.",
     )
+    hold_max_age_seconds: float = Field(
+        900.0, gt=0, description="Seconds after which reconciliation releases a request's unsettled points hold."
+    )
+    hold_reconcile_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between two runs of the stale-hold reconciliation."
+    )
 
     @field_validator("allow_origins", "trusted_proxies", mode="before")
     @classmethod

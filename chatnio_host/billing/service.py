@@ -1,0 +1,445 @@
+"""BillingService: prices, admission with holds, settlement, release and reconciliation.
+
+The relay and the web chat call ``admit`` before any upstream call and then exactly one of
+``settle`` or ``release``. Holds live in the database, so a hold left by a crashed process is
+found and released by ``reconcile``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select, update
+
+from chatnio_host.billing import ledger
+from chatnio_host.billing.money import from_micro, points_json, to_micro
+from chatnio_host.billing.prices import (
+    PRICES_SECTION,
+    Price,
+    PricesConfig,
+    cost_micro,
+    estimate_micro,
+    find_price,
+    minimum_micro,
+)
+from chatnio_host.billing.settings import BILLING_SECTION, SUBSCRIPTION_SECTION, BillingConfig, SubscriptionConfig
+from chatnio_host.billing.subscriptions import is_active, return_unit, take_unit
+from chatnio_host.billing.wallet import WalletOperations
+from chatnio_host.billing.usage import Counts, add_counts, local_day, site_timezone, usage_record
+from chatnio_host.db.models.billing import Balance, Hold as HoldRow, Subscription
+from chatnio_host.errors import InsufficientQuota, PermissionDenied
+from chatnio_host.plugins import call_async_hook
+from chatnio_host.relay.canonical import Usage
+
+if TYPE_CHECKING:
+    from chatnio_host.context import AppContext
+
+__all__ = ["BillingService", "CallerLike", "Hold"]
+
+logger = logging.getLogger(__name__)
+
+balances = Balance.__table__
+holds = HoldRow.__table__
+
+RECONCILE_BATCH = 200
+
+
+class CallerLike(Protocol):
+    """What admission reads from a caller (``chatnio_host.auth.caller.Caller``)."""
+
+    api_key_id: int | None
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+@dataclass
+class Hold:
+    """What ``admit`` reserved for one request."""
+
+    request_id: str
+    model: str
+    kind: str
+    """points, subscription or free."""
+    user_id: int | None = None
+    api_key_id: int | None = None
+    price: Price | None = None
+    amount: int = 0
+    """Micro-points reserved."""
+    item_id: str | None = None
+    period_start: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def subscription(self) -> bool:
+        """Whether a subscription unit covers the request."""
+        return self.kind == "subscription"
+
+
+class BillingService(WalletOperations):
+    """Money operations of one app."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._reconcile_task: asyncio.Task[None] | None = None
+
+    # Settings sections -------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The database dialect name."""
+        return self.ctx.db.backend
+
+    def now(self) -> dt.datetime:
+        """Return the app clock's time."""
+        return self.ctx.clock.now()
+
+    async def prices(self) -> PricesConfig:
+        """Return the ``prices`` section."""
+        return await self.ctx.site.get(PRICES_SECTION, PricesConfig)
+
+    async def subscription_config(self) -> SubscriptionConfig:
+        """Return the ``subscription`` section."""
+        return await self.ctx.site.get(SUBSCRIPTION_SECTION, SubscriptionConfig)
+
+    async def billing_config(self) -> BillingConfig:
+        """Return the ``billing`` section."""
+        return await self.ctx.site.get(BILLING_SECTION, BillingConfig)
+
+    async def price_for(self, model: str) -> Price | None:
+        """Return the price of ``model``, or None when no rule lists it."""
+        return find_price(await self.prices(), model)
+
+    # Subscriptions ---------------------------------------------------------------------------
+
+    async def subscription_of(self, user_id: int) -> Subscription | None:
+        """Return the user's subscription row, active or not."""
+        async with self.ctx.db.session() as session:
+            return await session.get(Subscription, user_id)
+
+    async def active_level(self, user_id: int) -> int:
+        """Return the user's subscription level now, 0 when none is active."""
+        row = await self.subscription_of(user_id)
+        return row.level if is_active(row, self.now()) else 0
+
+    # Admission ---------------------------------------------------------------------------
+
+    async def admit(
+        self,
+        caller: CallerLike | None,
+        model: str,
+        *,
+        estimated_input_tokens: int = 0,
+        max_output_tokens: int | None = None,
+        request_id: str,
+        use_subscription: bool = True,
+    ) -> Hold:
+        """Check the price and balance of a request and reserve what it may cost.
+
+        ``use_subscription`` lets a covered model take a unit of the caller's subscription; for
+        API-key callers the site's ``relay_plan`` flag must allow it too. Raises
+        ``PermissionDenied`` (unpriced model, or login needed) or ``InsufficientQuota``.
+        """
+        now = self.now()
+        price = await self.price_for(model)
+        user_id = caller.user_id if caller is not None else None
+        api_key_id = getattr(caller, "api_key_id", None) if caller is not None else None
+        hold = Hold(request_id=request_id, model=model, kind="free", user_id=user_id, api_key_id=api_key_id, price=price, created_at=now)
+
+        if price is None:
+            if caller is None or not caller.is_admin:
+                raise PermissionDenied(
+                    f"The price of model {model!r} is not set, so it cannot be used yet; ask the site admin to price it.",
+                    param="model",
+                    code="model_not_priced",
+                )
+            await self._store_hold(hold)
+            return hold
+
+        if price.kind == "none":
+            if caller is None and not price.anonymous:
+                raise PermissionDenied(f"Sign in to use model {model!r}.", param="model", code="login_required")
+            await self._store_hold(hold)
+            return hold
+
+        if caller is None:
+            raise PermissionDenied(f"Sign in to use model {model!r}; it is paid with points.", param="model", code="login_required")
+
+        if use_subscription and await self._admit_with_subscription(hold, caller, now):
+            return hold
+
+        minimum = minimum_micro(price)
+        estimate = max(minimum, estimate_micro(price, estimated_input_tokens, max_output_tokens))
+        hold.kind = "points"
+        # The larger hold first; when only the minimum fits, hold the minimum.
+        for amount in dict.fromkeys((estimate, minimum)):
+            hold.amount = amount
+            if await self._take_points(hold):
+                logger.info("hold %s: %s micro-points for user %s on %s", request_id, amount, user_id, model)
+                return hold
+
+        async with self.ctx.db.session() as session:
+            balance = await ledger.balance_of(session, caller.user_id)
+        logger.info("admission rejected for user %s on %s: needs %s, has %s", user_id, model, minimum, balance.available)
+        raise InsufficientQuota(
+            f"Insufficient points for model {model!r}: at least {from_micro(minimum)} points are required "
+            f"and {from_micro(balance.available)} are available. Buy points or redeem a code.",
+            param="model",
+        )
+
+    async def _admit_with_subscription(self, hold: Hold, caller: CallerLike, now: dt.datetime) -> bool:
+        config = await self.subscription_config()
+        if not config.enabled or (caller.api_key_id is not None and not config.relay_plan):
+            return False
+        row = await self.subscription_of(caller.user_id)
+        if row is None or not is_active(row, now):
+            return False
+        plan = config.plan(row.level)
+        item = plan.item_for(hold.model) if plan else None
+        if item is None:
+            return False
+        async with self.ctx.db.transaction() as session:
+            period = await take_unit(session, self.backend, user_id=caller.user_id, item=item, anchor=row.started_at, now=now)
+            if period is None:
+                logger.info("subscription item %s of user %s is used up; paying with points", item.id, caller.user_id)
+                return False
+            hold.kind = "subscription"
+            hold.item_id = item.id
+            hold.period_start = period
+            session.add(self._hold_row(hold))
+        logger.info("hold %s: subscription item %s of user %s", hold.request_id, item.id, caller.user_id)
+        return True
+
+    async def _take_points(self, hold: Hold) -> bool:
+        assert hold.user_id is not None
+        async with self.ctx.db.transaction() as session:
+            result = await session.execute(
+                update(balances)
+                .where(balances.c.user_id == hold.user_id, balances.c.available >= hold.amount)
+                .values(available=balances.c.available - hold.amount, held=balances.c.held + hold.amount)
+            )
+            if result.rowcount != 1:
+                return False
+            session.add(self._hold_row(hold))
+        return True
+
+    def _hold_row(self, hold: Hold) -> HoldRow:
+        return HoldRow(
+            request_id=hold.request_id,
+            user_id=hold.user_id,
+            api_key_id=hold.api_key_id,
+            model=hold.model[:128],
+            kind=hold.kind,
+            amount=hold.amount,
+            item_id=hold.item_id,
+            period_start=hold.period_start,
+            state="held",
+            charged=0,
+            created_at=hold.created_at or self.now(),
+        )
+
+    async def _store_hold(self, hold: Hold) -> None:
+        async with self.ctx.db.transaction() as session:
+            session.add(self._hold_row(hold))
+
+    # Settlement ----------------------------------------------------------------------------
+
+    async def settle(
+        self,
+        hold: Hold,
+        usage: Usage,
+        *,
+        model_sent: str | None = None,
+        channel_id: int | None = None,
+        status: str = "success",
+        latency_ms: int | None = None,
+        cached: bool = False,
+    ) -> Decimal:
+        """Charge the request's real cost (rounded up once) and release the rest of its hold.
+
+        Runs once per ``hold.request_id``: a second call changes nothing and returns the charge
+        made by the first.
+        """
+        now = self.now()
+        charge = 0
+        if hold.kind == "points" and not cached and hold.price is not None:
+            charge = cost_micro(hold.price, usage)
+
+        async with self.ctx.db.transaction() as session:
+            finished = await session.execute(
+                update(holds)
+                .where(holds.c.request_id == hold.request_id, holds.c.state == "held")
+                .values(state="settled", charged=charge, finished_at=now)
+            )
+            if finished.rowcount != 1:
+                previous = await session.scalar(select(holds.c.charged).where(holds.c.request_id == hold.request_id))
+                logger.info("settle %s ignored: the request was already settled or released", hold.request_id)
+                return from_micro(int(previous or 0))
+
+            if hold.user_id is not None and (hold.amount or charge):
+                await session.execute(
+                    update(balances)
+                    .where(balances.c.user_id == hold.user_id)
+                    .values(
+                        available=balances.c.available + hold.amount - charge,
+                        held=balances.c.held - hold.amount,
+                        used=balances.c.used + charge,
+                        updated_at=now,
+                    )
+                )
+            if hold.user_id is not None and charge:
+                ledger.add_entry(session, user_id=hold.user_id, delta=-charge, kind="charge", now=now, request_id=hold.request_id, reference=hold.model)
+            record = usage_record(
+                request_id=hold.request_id, user_id=hold.user_id, api_key_id=hold.api_key_id, model=hold.model,
+                model_sent=model_sent, channel_id=channel_id, usage=usage, points=charge,
+                subscription=hold.subscription, cached=cached, status=status, error=None,
+                latency_ms=latency_ms, now=now,
+            )
+            session.add(record)
+
+        logger.info("settled %s: charged %s micro-points of %s held", hold.request_id, charge, hold.amount)
+        counts = Counts(requests=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, points=charge)
+        await self._count(now, hold, channel_id, counts)
+        await self._notify(record)
+        return from_micro(charge)
+
+    async def release(
+        self,
+        hold: Hold,
+        *,
+        status: str = "error",
+        error: str | None = None,
+        model_sent: str | None = None,
+        channel_id: int | None = None,
+        latency_ms: int | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        """Release a failed request's hold: no charge, and a subscription unit it took goes back."""
+        now = self.now()
+        async with self.ctx.db.transaction() as session:
+            finished = await session.execute(
+                update(holds)
+                .where(holds.c.request_id == hold.request_id, holds.c.state == "held")
+                .values(state="released", charged=0, finished_at=now)
+            )
+            if finished.rowcount != 1:
+                logger.info("release %s ignored: the request was already settled or released", hold.request_id)
+                return
+            if hold.user_id is not None and hold.amount:
+                await session.execute(
+                    update(balances)
+                    .where(balances.c.user_id == hold.user_id)
+                    .values(available=balances.c.available + hold.amount, held=balances.c.held - hold.amount, updated_at=now)
+                )
+            returned = False
+            if hold.kind == "subscription" and hold.user_id is not None and hold.item_id and hold.period_start:
+                returned = await return_unit(session, user_id=hold.user_id, item_id=hold.item_id, period=hold.period_start)
+            record = usage_record(
+                request_id=hold.request_id, user_id=hold.user_id, api_key_id=hold.api_key_id, model=hold.model,
+                model_sent=model_sent, channel_id=channel_id, usage=usage, points=0,
+                subscription=hold.subscription, cached=False, status=status, error=error,
+                latency_ms=latency_ms, now=now,
+            )
+            session.add(record)
+        logger.info(
+            "released %s (%s): %s micro-points back, subscription unit returned: %s",
+            hold.request_id, status, hold.amount, returned,
+        )
+        await self._count(now, hold, channel_id, Counts(errors=1))
+        await self._notify(record)
+
+    async def _count(self, now: dt.datetime, hold: Hold, channel_id: int | None, counts: Counts) -> None:
+        day = local_day(now, await site_timezone(self.ctx.site))
+        scopes = [("site", ""), ("model", hold.model)]
+        if hold.user_id is not None:
+            scopes.append(("user", str(hold.user_id)))
+        if channel_id is not None:
+            scopes.append(("channel", str(channel_id)))
+        await add_counts(self.ctx.db, day, scopes, counts)
+
+    async def _notify(self, record: Any) -> None:
+        event = {
+            "request_id": record.request_id,
+            "user_id": record.user_id,
+            "model": record.model,
+            "status": record.status,
+            "points": points_json(record.points),
+            "subscription": record.subscription,
+        }
+        try:
+            await call_async_hook(self.ctx.plugins.pm.hook.usage_recorded(event=event))
+        except Exception:  # noqa: BLE001 - an observer must not break billing
+            logger.exception("usage_recorded hook failed for request %s", record.request_id)
+
+    # Reconciliation ----------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Release holds older than ``hold_max_age_seconds``; return how many were released."""
+        cutoff = self.now() - dt.timedelta(seconds=self.ctx.settings.hold_max_age_seconds)
+        async with self.ctx.db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(HoldRow).where(HoldRow.state == "held", HoldRow.created_at < cutoff).limit(RECONCILE_BATCH)
+                )
+            )
+        released = 0
+        for row in rows:
+            hold = Hold(
+                request_id=row.request_id, model=row.model, kind=row.kind, user_id=row.user_id,
+                api_key_id=row.api_key_id, amount=row.amount, item_id=row.item_id,
+                period_start=row.period_start, created_at=row.created_at,
+            )
+            logger.warning(
+                "reconciliation releases stale hold %s of user %s (%s micro-points, taken %s)",
+                row.request_id, row.user_id, row.amount, row.created_at.isoformat(),
+            )
+            await self.release(hold, status="expired", error="hold released by reconciliation")
+            released += 1
+        return released
+
+    async def _reconcile_forever(self) -> None:
+        interval = self.ctx.settings.hold_reconcile_interval_seconds
+        logger.info("hold reconciliation runs every %s s", interval)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.reconcile()
+            except Exception:  # noqa: BLE001 - keep the loop alive; the next round retries
+                logger.exception("hold reconciliation failed; retrying in %s s", interval)
+
+    async def start(self) -> None:
+        """Release stale holds now and start the periodic reconciliation."""
+        released = await self.reconcile()
+        logger.info("startup reconciliation released %d stale holds", released)
+        self._reconcile_task = asyncio.create_task(self._reconcile_forever(), name="billing-reconcile")
+
+    async def stop(self) -> None:
+        """Stop the periodic reconciliation."""
+        task, self._reconcile_task = self._reconcile_task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            logger.info("hold reconciliation stopped")
+
+    # Points ----------------------------------------------------------------------------------
+
+    async def grant_initial_points(self, session: Any, user_id: int) -> None:
+        """Create the new user's balance and credit the configured initial points (in the caller's transaction)."""
+        config = await self.billing_config()
+        amount = to_micro(config.initial_points)
+        await ledger.ensure_balance(session, self.backend, user_id)
+        if amount:
+            await ledger.credit(session, self.backend, user_id=user_id, delta=amount, kind="initial", now=self.now())
+            logger.info("user %s received %s initial micro-points", user_id, amount)
