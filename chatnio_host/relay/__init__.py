@@ -1,6 +1,7 @@
 """Relay concept: the OpenAI-compatible ``/v1`` endpoints and the pipeline behind every format.
 
-``setup`` stores a ``RelayService`` as ``ctx.services["relay"]`` and includes the ``/v1`` routes.
+``setup`` installs the upstream client and adapters (``ctx.services["upstream"]`` and
+``["adapters"]``), stores a ``RelayService`` as ``ctx.services["relay"]`` and includes the ``/v1`` routes.
 The service is imported lazily because ``chatnio_host.channels.base`` imports
 ``chatnio_host.relay.canonical``, and the service imports the channel contract in turn.
 """
@@ -29,9 +30,11 @@ def __getattr__(name: str) -> Any:
 
 
 def setup(app: FastAPI, ctx: AppContext) -> None:
-    """Create the relay service and include the ``/v1`` routes."""
+    """Create the upstream client, the adapters and the relay service; include the ``/v1`` routes."""
+    from chatnio_host.relay import adapters
     from chatnio_host.relay.router import router
     from chatnio_host.relay.service import RelayService
 
+    adapters.install(ctx)
     ctx.services["relay"] = RelayService(ctx)
     app.include_router(router)

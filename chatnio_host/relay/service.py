@@ -291,8 +291,7 @@ class RelayService:
         candidates = await channels.candidates(model, caller.group)
         if candidates:
             return list(candidates)
-        served_elsewhere = getattr(channels, "serves_model", None)
-        if served_elsewhere is not None and await served_elsewhere(model):
+        if await self._served_to_other_group(caller.group, model):
             raise PermissionDenied(
                 f"The model {requested!r} is not available to the {caller.group!r} user group.",
                 param="model",
@@ -302,6 +301,16 @@ class RelayService:
             f"No enabled channel serves the model {requested!r}; check the model name or ask an admin to add a channel.",
             param="model",
         )
+
+    async def _served_to_other_group(self, group: str, model: str) -> bool:
+        """Whether a channel serves ``model`` to some group other than ``group`` (a 403, not a 503)."""
+        from chatnio_host.auth.caller import GROUPS
+
+        channels = self._service("channels")
+        for other in GROUPS:
+            if other != group and model in await channels.models_for(other):
+                return True
+        return False
 
     async def _admit(self, caller: Caller, model: str, request_id: str, *, input_tokens: int,
                      output_tokens: int | None, use_subscription: bool) -> Any:
