@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -167,10 +168,12 @@ class _Handler:
 @pytest.fixture
 def mail_sink() -> Iterator[MailSink]:
     """An aiosmtpd server on 127.0.0.1 and a free port, stopped after the test."""
-    sink = MailSink(host="127.0.0.1", port=0)
-    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = MailSink(host="127.0.0.1", port=port)
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=port)
     controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]
     try:
         yield sink
     finally:
