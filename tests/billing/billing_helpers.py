@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from chatnio_host.billing import to_micro
 from chatnio_host.billing.service import BillingService
+from chatnio_host.clock import Clock
 from chatnio_host.clock import FixedClock
 from chatnio_host.db.models.billing import Balance, Hold, LedgerEntry
 from chatnio_host.db.models.user import User
@@ -82,3 +83,21 @@ async def check_ledger(host: TestHost) -> None:
 
 def points(value: str) -> int:
     return to_micro(value)
+
+
+async def headers_for(host: TestHost, user: User) -> dict[str, str]:
+    """Return the Authorization header of a session token for ``user``."""
+    # PyJWT checks expiry against the real time, so tokens are issued on the real clock.
+    clock, host.ctx.clock = host.ctx.clock, Clock()
+    try:
+        token = await host.ctx.services["auth"].issue_token(user)
+    finally:
+        host.ctx.clock = clock
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def api_key_for(host: TestHost, user: User) -> str:
+    """Create an API key for ``user`` through the keys API and return it."""
+    response = await host.client.post("/api/keys", json={"name": "billing-test"}, headers=await headers_for(host, user))
+    assert response.status_code == 201, response.text
+    return response.json()["key"]
