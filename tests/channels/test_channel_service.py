@@ -319,3 +319,33 @@ async def test_delete_channel(channel_host: TestHost) -> None:
     assert await service.candidates("m", "normal") == []
     async with channel_host.ctx.db.session() as session:
         assert (await session.scalars(select(ChannelKey))).all() == []
+
+
+async def test_retry_3_rejected_key_not_called_again(channel_host: TestHost, upstream: Upstream) -> None:
+    upstream.valid_keys = {"good"}
+    await add_channel(channel_host, endpoint=upstream.url, keys="good\nrevoked", retry=3)
+    service = service_of(channel_host)
+    for index in range(20):
+        assert await relay_once(service, "m", seed=index) == "hello from m"
+    assert upstream.keys_used().count("Bearer revoked") <= 1
+
+
+async def test_retry_after_cools_key_two_seconds(channel_host: TestHost, upstream: Upstream) -> None:
+    upstream.valid_keys = {"good", "busy"}
+    upstream.limited_keys = {"busy": "2"}
+    await add_channel(channel_host, endpoint=upstream.url, keys="good\nbusy", retry=1)
+    service = service_of(channel_host)
+
+    seed = next(seed for seed in range(100) if random.Random(seed).randrange(2) == 1)
+    assert await relay_once(service, "m", seed=seed) == "hello from m"
+    assert upstream.keys_used() == ["Bearer busy", "Bearer good"]
+
+    upstream.limited_keys = {}
+    for index in range(10):
+        await relay_once(service, "m", seed=index)
+    assert upstream.keys_used().count("Bearer busy") == 1
+
+    await asyncio.sleep(2.1)
+    for index in range(20):
+        await relay_once(service, "m", seed=index)
+    assert upstream.keys_used().count("Bearer busy") > 1
