@@ -1,7 +1,7 @@
 """Channel health checks and upstream model lists, through the channel type's adapter.
 
 A test sends one small chat request with the first enabled key and with every disabled key;
-a disabled key that answers is enabled again, so a channel whose keys were all disabled recovers.
+a disabled key that passes is enabled again, so a channel whose keys were all disabled recovers.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class ChannelProbe:
         except UpstreamFailure as failure:
             ok, message = False, failure.message
         except TimeoutError:
-            ok, message = False, f"The upstream did not answer within {TEST_TIMEOUT:.0f} seconds."
+            ok, message = False, f"The upstream timed out after {TEST_TIMEOUT:.0f} seconds without a complete response."
         except Exception as exc:  # noqa: BLE001 - a plugin's adapter may raise anything; report it
             logger.exception("channel %s key #%s test raised", row.id, key.position)
             ok, message = False, self._sanitize(adapter, f"{type(exc).__name__}: {exc}", target)

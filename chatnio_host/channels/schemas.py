@@ -156,7 +156,7 @@ class ChannelTestOut(BaseModel):
 
 
 class ModelsFetchIn(BaseModel):
-    """How fetched upstream models change the channel's list."""
+    """Options of an upstream model fetch: the mode of change to the channel's list."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -166,7 +166,7 @@ class ModelsFetchIn(BaseModel):
 
 
 class ModelsTemplateIn(BaseModel):
-    """How the type's template models change the channel's list."""
+    """Options of applying the type's template models: replace or merge."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -3,7 +3,7 @@
 Every replica keeps the enabled channels in memory and reloads them when the counter
 ``channels:version`` in the shared state changes, so an admin change or a disabled key applies
 on the next request everywhere. Rate-limit cooldowns live in the shared state with a TTL
-(``channels:cooldown:<key id>``); the counter ``channels:cooldowns`` tells replicas to reread them.
+(``channels:cooldown:<key id>``); a change of the counter ``channels:cooldowns`` makes replicas reread them.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ ERROR_TEXT_LIMIT = 1000
 
 
 def cooldown_key(key_id: int) -> str:
-    """Return the shared-state key that holds the cooldown end of vendor key ``key_id``."""
+    """Return the shared-state key that stores the cooldown end of vendor key ``key_id``."""
     return f"channels:cooldown:{key_id}"
 
 
@@ -208,7 +208,7 @@ class ChannelService:
 
         Each carries its enabled keys that are not cooling down. A channel whose enabled keys
         are all cooling down is returned with no keys and ``retry_after`` set, so the caller can
-        answer 429 instead of 503; ``attempts`` skips it.
+        return 429 instead of 503; ``attempts`` skips it.
         """
         snapshot = await self._current()
         cooldowns = await self._current_cooldowns(snapshot)
@@ -250,7 +250,7 @@ class ChannelService:
         )
 
     async def record_failure(self, attempt: Attempt, failure: UpstreamFailure) -> None:
-        """Apply what a failed attempt says about its key or channel.
+        """Update the key or channel state after a failed attempt.
 
         ``auth`` disables the key, ``rate_limit`` cools it down for ``retry_after`` seconds,
         ``not_found`` skips the channel for the rest of the request. A failure caused by the

@@ -45,7 +45,7 @@ class Recorded:
 
 @dataclass
 class Upstream:
-    """A local upstream: accepts ``valid_keys``, answers 429 for ``limited_keys``, records requests."""
+    """A local upstream: accepts ``valid_keys``, returns 429 for ``limited_keys``, records requests."""
 
     valid_keys: set[str] = field(default_factory=set)
     limited_keys: dict[str, str] = field(default_factory=dict)
