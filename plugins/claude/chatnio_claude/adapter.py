@@ -96,17 +96,25 @@ class ClaudeAdapter(ChannelAdapter):
             if upstream.status >= 400:
                 raise self._failure(upstream.status, await upstream.read(), target, upstream.headers)
             decoder = MessageDecoder(model=target.model)
-            async for sse in upstream.events():
-                if not sse.data:
-                    continue
-                data = self._parse(sse.data, target, decoder.content_started)
-                if data is None:
-                    yield StreamError("The upstream sent an event that is not JSON.", type="upstream_error")
-                    return
-                for event in self._guard(lambda: decoder.feed(data), target):
-                    yield event
-                if decoder.finished:
-                    return
+            try:
+                async for sse in upstream.events():
+                    if not sse.data:
+                        continue
+                    data = self._parse(sse.data, target, decoder.content_started)
+                    if data is None:
+                        yield StreamError("The upstream sent an event that is not JSON.", type="upstream_error")
+                        return
+                    for event in self._guard(lambda: decoder.feed(data), target):
+                        yield event
+                    if decoder.finished:
+                        return
+            except UpstreamFailure as failure:
+                if not decoder.content_started:
+                    raise
+                # After content the client already has part of the answer: end it with an error.
+                logger.warning("channel %s stream broke after content: %s", target.channel_id, failure.kind)
+                yield StreamError(failure.message, type="upstream_error", status=failure.status)
+                return
             for event in self._guard(decoder.finish, target):
                 yield event
 
