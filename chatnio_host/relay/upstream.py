@@ -149,16 +149,16 @@ class AiohttpStream:
         self.complete = False
         self.event_count = 0
 
-    async def read(self) -> bytes:
-        """Read the whole body (an error answer), keeping at most 64 KiB of it."""
+    async def read(self, limit: int = MAX_ERROR_BODY_BYTES) -> bytes:
+        """Read the whole body (an error answer), keeping at most ``limit`` bytes of it (64 KiB)."""
         settings = self._upstream.settings
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(settings.idle_timeout):
                 async for chunk in self._response.content.iter_any():
-                    if size < MAX_ERROR_BODY_BYTES:
-                        chunks.append(chunk[:MAX_ERROR_BODY_BYTES - size])
+                    if size < limit:
+                        chunks.append(chunk[:limit - size])
                     size += len(chunk)
         except TimeoutError:
             logger.warning("channel %s: reading the error body timed out", self._target.channel_id)
