@@ -184,9 +184,20 @@ class _Accounting:
         self.counter = OutputCounter()
         self.reported: Usage | None = None
         self.delivered_content = False
+        self.started_choices: set[int] = set()
+        self.finished_choices: set[int] = set()
+
+    @property
+    def all_finished(self) -> bool:
+        """Whether every choice that produced output has received its finish reason."""
+        return bool(self.finished_choices) and self.started_choices <= self.finished_choices
 
     def count(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
+        if isinstance(event, CONTENT_EVENTS):
+            self.started_choices.add(event.index)
+        if isinstance(event, Finish):
+            self.finished_choices.add(event.index)
+        elif isinstance(event, TextDelta):
             self.counter.add(event.text, index=event.index)
             self.delivered_content = True
         elif isinstance(event, ReasoningDelta):
@@ -608,6 +619,14 @@ class RelayService:
 
             if not committed.finished:
                 async for event in self._read_rest(committed, request_id, stream_deadline):
+                    if isinstance(event, StreamError) and accounting.all_finished:
+                        # Every choice already has its finish reason, so only the terminator was
+                        # lost (a vendor that closes without [DONE]); the answer is complete.
+                        logger.info(
+                            "request %s: stream ended after its finish reason without a terminator: %s",
+                            request_id, event.message,
+                        )
+                        break
                     if isinstance(event, StreamError):
                         status = STATUS_TIMEOUT if event.type == "timeout_error" else STATUS_STREAM_ERROR
                         error_message = event.message
