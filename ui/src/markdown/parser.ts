@@ -170,10 +170,11 @@ export interface RenderOptions {
   copyLabel?: string;
 }
 
-interface RenderEnv {
+type RenderEnv = {
   lines: string[];
   copyLabel: string;
-}
+  [key: string]: unknown;
+};
 
 function createParser() {
   const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
@@ -190,7 +191,8 @@ function createParser() {
   md.renderer.rules.math_block = (tokens, idx) =>
     `<div class="md-math md-math-block" data-display="true">${escapeHtml(tokens[idx].content)}</div>\n`;
 
-  md.renderer.rules.fence = (tokens, idx, _options, env: RenderEnv) => {
+  md.renderer.rules.fence = (tokens, idx, _options, rawEnv) => {
+    const env = rawEnv as RenderEnv;
     const token = tokens[idx];
     const language = token.info.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
     const safeLanguage = language.replace(/[^a-z0-9_+#-]/g, "");

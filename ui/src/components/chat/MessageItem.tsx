@@ -1,0 +1,201 @@
+import { memo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import {
+  ArrowDownToLine, Copy, CornerDownLeft, GitFork, MoreHorizontal, Pencil, Play, RefreshCw, Trash2,
+} from "lucide-react";
+import type { ChatMessage, SearchSource } from "@/api/types";
+import { Button } from "@/components/ui/button";
+import { Textarea } from "@/components/ui/input";
+import {
+  DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuSeparator, DropdownMenuTrigger,
+} from "@/components/ui/dropdown-menu";
+import { Markdown } from "@/markdown/Markdown";
+import { isSafeUrl } from "@/markdown/parser";
+import { useSubmitKey } from "@/lib/useSubmitKey";
+import { cn } from "@/lib/utils";
+
+export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork";
+
+/** The plain text of a message's content parts. */
+export function messageText(message: Pick<ChatMessage, "content">): string {
+  if (typeof message.content === "string") return message.content;
+  return message.content
+    .filter((part) => part.type === "text")
+    .map((part) => part.text ?? "")
+    .join("\n");
+}
+
+function attachmentNames(message: ChatMessage): string[] {
+  if (typeof message.content === "string") return [];
+  return message.content.filter((part) => part.type !== "text").map((part) => part.name ?? part.type);
+}
+
+export function Sources({ sources }: { sources: SearchSource[] }) {
+  const { t } = useTranslation();
+  if (sources.length === 0) return null;
+  return (
+    <div className="mt-2 rounded-md border border-border p-2 text-xs" data-testid="sources">
+      <div className="mb-1 font-medium text-muted-foreground">{t("chat.sources")}</div>
+      <ol className="list-decimal space-y-0.5 pl-5">
+        {sources.map((source, index) => (
+          <li key={index}>
+            {isSafeUrl(source.url) && /^https?:/i.test(source.url) ? (
+              <a className="underline" href={source.url} target="_blank" rel="noopener noreferrer">
+                {source.title || source.url}
+              </a>
+            ) : (
+              <span>{source.title}</span>
+            )}
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const { t } = useTranslation();
+  const [value, setValue] = useState(initial);
+  const keys = useSubmitKey((text) => text.trim() && onSave(text));
+  return (
+    <div className="grid gap-2">
+      <Textarea
+        autoFocus
+        data-testid="edit-box"
+        aria-label={t("message.edit")}
+        value={value}
+        onChange={(event) => setValue(event.target.value)}
+        {...keys}
+      />
+      <div className="flex justify-end gap-2">
+        <Button size="sm" variant="outline" onClick={onCancel}>
+          {t("common.cancel")}
+        </Button>
+        <Button size="sm" onClick={() => onSave(value)} disabled={!value.trim()}>
+          {t("common.save")}
+        </Button>
+      </div>
+    </div>
+  );
+}
+
+interface MessageItemProps {
+  message: ChatMessage;
+  index: number;
+  isLast: boolean;
+  busy: boolean;
+  selecting: boolean;
+  selected: boolean;
+  onToggleSelect?: (id: string) => void;
+  onAction?: (action: MessageAction, message: ChatMessage) => void;
+  onEdit?: (message: ChatMessage, text: string) => void;
+}
+
+export const MessageItem = memo(function MessageItem({
+  message, index, isLast, busy, selecting, selected, onToggleSelect, onAction, onEdit,
+}: MessageItemProps) {
+  const { t } = useTranslation();
+  const [editing, setEditing] = useState(false);
+  const text = messageText(message);
+  const user = message.role === "user";
+  const files = attachmentNames(message);
+
+  return (
+    <div
+      data-testid="message"
+      data-role={message.role}
+      data-index={index}
+      className={cn("group flex gap-2 px-3 py-3", user ? "justify-end" : "justify-start")}
+    >
+      {selecting && (
+        <input
+          type="checkbox"
+          className="mt-2"
+          aria-label={t("share.selectMessage")}
+          checked={selected}
+          onChange={() => onToggleSelect?.(String(message.id))}
+        />
+      )}
+      <div className={cn("min-w-0 max-w-[85%]", user && "rounded-2xl bg-secondary px-4 py-2", !user && "flex-1")}>
+        {!user && message.model && <div className="mb-1 text-xs text-muted-foreground">{message.model}</div>}
+        {files.length > 0 && (
+          <div className="mb-1 flex flex-wrap gap-1">
+            {files.map((name, position) => (
+              <span key={position} className="rounded border border-border px-1.5 text-xs">
+                {name}
+              </span>
+            ))}
+          </div>
+        )}
+        {editing ? (
+          <EditBox
+            initial={text}
+            onCancel={() => setEditing(false)}
+            onSave={(value) => {
+              setEditing(false);
+              onEdit?.(message, value);
+            }}
+          />
+        ) : user ? (
+          <div className="whitespace-pre-wrap break-words text-sm" data-testid="message-content">
+            {text}
+          </div>
+        ) : (
+          <Markdown text={text} className="text-sm" />
+        )}
+        {message.sources && <Sources sources={message.sources} />}
+        {message.error && (
+          <div className="mt-2 rounded-md border border-destructive/50 px-3 py-2 text-sm text-destructive" data-testid="message-error">
+            {message.error}
+          </div>
+        )}
+      </div>
+      {onAction && !editing && !selecting && (
+        <DropdownMenu>
+          <DropdownMenuTrigger asChild>
+            <Button
+              variant="ghost"
+              size="icon"
+              className="h-7 w-7 shrink-0 opacity-50 group-hover:opacity-100"
+              aria-label={t("message.actions")}
+              data-testid="message-menu"
+            >
+              <MoreHorizontal className="h-4 w-4" />
+            </Button>
+          </DropdownMenuTrigger>
+          <DropdownMenuContent align={user ? "end" : "start"}>
+            {!user && isLast && (
+              <>
+                <DropdownMenuItem disabled={busy} onSelect={() => onAction("regenerate", message)}>
+                  <RefreshCw className="h-4 w-4" /> {t("message.regenerate")}
+                </DropdownMenuItem>
+                <DropdownMenuItem disabled={busy} onSelect={() => onAction("continue", message)}>
+                  <Play className="h-4 w-4" /> {t("message.continue")}
+                </DropdownMenuItem>
+              </>
+            )}
+            <DropdownMenuItem onSelect={() => onAction("copy", message)}>
+              <Copy className="h-4 w-4" /> {t("message.copy")}
+            </DropdownMenuItem>
+            <DropdownMenuItem onSelect={() => onAction("use", message)}>
+              <CornerDownLeft className="h-4 w-4" /> {t("message.useAsInput")}
+            </DropdownMenuItem>
+            <DropdownMenuItem disabled={busy} onSelect={() => setEditing(true)}>
+              <Pencil className="h-4 w-4" /> {t("message.edit")}
+            </DropdownMenuItem>
+            <DropdownMenuItem onSelect={() => onAction("save", message)}>
+              <ArrowDownToLine className="h-4 w-4" /> {t("message.save")}
+            </DropdownMenuItem>
+            <DropdownMenuItem disabled={busy} onSelect={() => onAction("fork", message)}>
+              <GitFork className="h-4 w-4" /> {t("message.fork")}
+            </DropdownMenuItem>
+            <DropdownMenuSeparator />
+            <DropdownMenuItem disabled={busy} className="text-destructive" onSelect={() => onAction("delete", message)}>
+              <Trash2 className="h-4 w-4" /> {t("common.delete")}
+            </DropdownMenuItem>
+          </DropdownMenuContent>
+        </DropdownMenu>
+      )}
+    </div>
+  );
+});

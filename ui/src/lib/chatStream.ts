@@ -1,0 +1,167 @@
+// Streaming a chat answer: POST the message, read the SSE response with fetch, and resume with
+// GET /api/messages/{id}/events and Last-Event-ID when the connection drops.
+import { authHeaders, errorFromResponse } from "@/api/client";
+import type { SearchSource } from "@/api/types";
+import { SseParser, type SseEvent } from "./sse";
+
+export type ChatEvent =
+  | { type: "conversation"; conversationId: string | null; messageId: string | null; userMessageId: string | null }
+  | { type: "delta"; text: string }
+  | { type: "reasoning"; text: string }
+  | { type: "search_results"; sources: SearchSource[] }
+  | { type: "notice"; message: string }
+  | { type: "usage"; tokens: number | null; points: string | null; subscription: boolean }
+  | { type: "tool_call"; data: unknown }
+  | { type: "error"; message: string }
+  | { type: "done"; messageId: string | null };
+
+function asId(value: unknown): string | null {
+  return value === undefined || value === null || value === "" ? null : String(value);
+}
+
+/** Turn one SSE event into a typed chat event (unknown event names are ignored). */
+export function decodeEvent(event: SseEvent): ChatEvent | null {
+  let data: Record<string, unknown> = {};
+  try {
+    const parsed = event.data ? JSON.parse(event.data) : {};
+    data = typeof parsed === "object" && parsed !== null ? parsed : { text: String(parsed) };
+  } catch {
+    data = { text: event.data };
+  }
+  const text = String(data.text ?? data.content ?? data.delta ?? "");
+  switch (event.event) {
+    case "conversation":
+      return {
+        type: "conversation",
+        conversationId: asId(data.conversation_id ?? data.id),
+        messageId: asId(data.message_id ?? data.assistant_message_id),
+        userMessageId: asId(data.user_message_id),
+      };
+    case "delta":
+      return { type: "delta", text };
+    case "reasoning":
+      return { type: "reasoning", text };
+    case "search_results":
+      return { type: "search_results", sources: (data.results ?? data.sources ?? []) as SearchSource[] };
+    case "notice":
+      return { type: "notice", message: String(data.message ?? text) };
+    case "usage":
+      return {
+        type: "usage",
+        tokens: typeof data.tokens === "number" ? data.tokens : Number(data.output_tokens ?? 0) || null,
+        points: data.points === undefined ? null : String(data.points),
+        subscription: Boolean(data.subscription),
+      };
+    case "tool_call":
+      return { type: "tool_call", data };
+    case "error":
+      return { type: "error", message: String(data.message ?? text) };
+    case "done":
+      return { type: "done", messageId: asId(data.message_id) };
+    default:
+      return null;
+  }
+}
+
+export interface StreamResult {
+  messageId: string | null;
+  conversationId: string | null;
+  lastEventId: string | null;
+  finished: boolean;
+}
+
+async function readStream(
+  response: Response,
+  result: StreamResult,
+  onEvent: (event: ChatEvent) => void,
+): Promise<void> {
+  const headerId = response.headers.get("x-message-id");
+  if (headerId && !result.messageId) result.messageId = headerId;
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const parser = new SseParser();
+  const handle = (events: SseEvent[]) => {
+    for (const raw of events) {
+      if (raw.id !== null) result.lastEventId = raw.id;
+      const event = decodeEvent(raw);
+      if (!event) continue;
+      if (event.type === "conversation") {
+        result.conversationId = event.conversationId ?? result.conversationId;
+        result.messageId = event.messageId ?? result.messageId;
+      }
+      if (event.type === "done" || event.type === "error") result.finished = true;
+      onEvent(event);
+    }
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    handle(parser.push(value));
+  }
+  handle(parser.end());
+}
+
+const RESUME_ATTEMPTS = 5;
+
+async function resumeLoop(result: StreamResult, onEvent: (event: ChatEvent) => void, signal?: AbortSignal) {
+  for (let attempt = 0; !result.finished && result.messageId && attempt < RESUME_ATTEMPTS; attempt++) {
+    if (signal?.aborted) return;
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    try {
+      const headers = authHeaders({ Accept: "text/event-stream" });
+      if (result.lastEventId) headers["Last-Event-ID"] = result.lastEventId;
+      const response = await fetch(`/api/messages/${result.messageId}/events`, { headers, signal });
+      if (!response.ok) throw await errorFromResponse(response);
+      await readStream(response, result, onEvent);
+    } catch (error) {
+      if (signal?.aborted) return;
+      if (error instanceof Error && error.name === "ApiError") throw error;
+    }
+  }
+}
+
+/** POST to a streaming chat route and read its answer, resuming after a dropped connection. */
+export async function postStream(
+  path: string,
+  body: Record<string, unknown>,
+  onEvent: (event: ChatEvent) => void,
+  signal?: AbortSignal,
+): Promise<StreamResult> {
+  const result: StreamResult = { messageId: null, conversationId: null, lastEventId: null, finished: false };
+  const response = await fetch(path, {
+    method: "POST",
+    headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) throw await errorFromResponse(response);
+  try {
+    await readStream(response, result, onEvent);
+  } catch (error) {
+    if (signal?.aborted) return result;
+    if (!result.messageId) throw error;
+  }
+  await resumeLoop(result, onEvent, signal);
+  return result;
+}
+
+/** Send a message in a conversation (`new` creates one) and stream the answer. */
+export function sendMessage(
+  conversationId: string,
+  body: Record<string, unknown>,
+  onEvent: (event: ChatEvent) => void,
+  signal?: AbortSignal,
+): Promise<StreamResult> {
+  return postStream(`/api/conversations/${conversationId}/messages`, body, onEvent, signal);
+}
+
+/** Follow a message that is still generating (after a reload), from `lastEventId` or the start. */
+export async function resumeMessage(
+  messageId: string,
+  lastEventId: string | null,
+  onEvent: (event: ChatEvent) => void,
+  signal?: AbortSignal,
+): Promise<StreamResult> {
+  const result: StreamResult = { messageId, conversationId: null, lastEventId, finished: false };
+  await resumeLoop(result, onEvent, signal);
+  return result;
+}

@@ -1,0 +1,64 @@
+// The signed-in user's conversation list, shared by the sidebar and the chat page.
+import { useSyncExternalStore } from "react";
+import { chat, itemsOf } from "@/api/endpoints";
+import type { ConversationSummary } from "@/api/types";
+
+interface ConversationListState {
+  items: ConversationSummary[];
+  nextCursor: string | null;
+  query: string;
+  loading: boolean;
+  error: string | null;
+}
+
+let state: ConversationListState = { items: [], nextCursor: null, query: "", loading: false, error: null };
+const listeners = new Set<() => void>();
+
+function update(patch: Partial<ConversationListState>): void {
+  state = { ...state, ...patch };
+  listeners.forEach((listener) => listener());
+}
+
+/** Load the first page (again) for the current search. */
+export async function reloadConversations(query = state.query): Promise<void> {
+  update({ loading: true, query, error: null });
+  try {
+    const page = await chat.conversations({ q: query || undefined });
+    update({ items: itemsOf<ConversationSummary>(page), nextCursor: page?.next_cursor ?? null, loading: false });
+  } catch (error) {
+    update({ loading: false, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+export async function loadMoreConversations(): Promise<void> {
+  if (!state.nextCursor || state.loading) return;
+  update({ loading: true });
+  try {
+    const page = await chat.conversations({ q: state.query || undefined, cursor: state.nextCursor });
+    update({ items: [...state.items, ...itemsOf<ConversationSummary>(page)], nextCursor: page?.next_cursor ?? null, loading: false });
+  } catch (error) {
+    update({ loading: false, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+export function patchConversation(id: string, patch: Partial<ConversationSummary>): void {
+  update({ items: state.items.map((item) => (String(item.id) === id ? { ...item, ...patch } : item)) });
+}
+
+export function removeConversation(id: string): void {
+  update({ items: state.items.filter((item) => String(item.id) !== id) });
+}
+
+export function clearConversations(): void {
+  update({ items: [], nextCursor: null });
+}
+
+export function useConversations(): ConversationListState {
+  return useSyncExternalStore(
+    (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    () => state,
+  );
+}
