@@ -16,9 +16,21 @@ from typing import TYPE_CHECKING, Any
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
 from chatnio_host.channels.crypto import mask_key
 from chatnio_host.channels.mapping import hit_models, parse_mapping
-from chatnio_host.channels.schemas import ChannelTestOut, KeyTestOut, ModelsFetchOut
+from chatnio_host.channels.schemas import (
+    ChannelTestOut,
+    KeyTestOut,
+    ModelsFetchOut,
+    UpstreamModelsIn,
+    UpstreamModelsOut,
+)
 from chatnio_host.channels.service import cooldown_key
-from chatnio_host.channels.validation import channel_type_for
+from chatnio_host.channels.validation import (
+    channel_type_for,
+    check_settings,
+    normalize_endpoint,
+    normalize_proxy,
+    split_keys,
+)
 from chatnio_host.db.models.channel import Channel, ChannelKey
 from chatnio_host.errors import InvalidRequest, UpstreamError
 from chatnio_host.relay.canonical import (
@@ -212,32 +224,56 @@ class ChannelProbe:
             ],
         )
 
+    async def _list_models(self, adapter: ChannelAdapter, target: UpstreamTarget) -> list[str]:
+        if not getattr(adapter, "supports_model_list", False):
+            raise InvalidRequest(
+                f"Channel type {target.channel_type!r} cannot list upstream models; use its template models or "
+                "enter the models by hand.",
+                param="type",
+            )
+        try:
+            return list(await asyncio.wait_for(adapter.list_models(target), TEST_TIMEOUT))
+        except UpstreamFailure as failure:
+            logger.warning(
+                "channel %s model list failed (%s): %s", target.channel_id or "(unsaved)", failure.kind, failure.message
+            )
+            raise UpstreamError(f"The upstream model list failed: {failure.message}") from failure
+        except TimeoutError as exc:
+            logger.warning("channel %s model list timed out", target.channel_id or "(unsaved)")
+            raise UpstreamError(
+                f"The upstream model list timed out after {TEST_TIMEOUT:.0f} seconds."
+            ) from exc
+
+    async def preview_models(self, body: UpstreamModelsIn, *, actor_id: int | None = None) -> UpstreamModelsOut:
+        """List an upstream's models for a channel that is not saved yet."""
+        channel_type = channel_type_for(self.manager.types, body.type.strip())
+        keys = split_keys(body.keys)
+        if not keys:
+            raise InvalidRequest("keys is empty: enter the vendor key to list the upstream's models.", param="keys")
+        target = UpstreamTarget(
+            channel_id=0,
+            channel_type=channel_type.name,
+            endpoint=normalize_endpoint(body.endpoint, channel_type),
+            key=keys[0],
+            model="",
+            settings=check_settings(body.settings or {}, channel_type),
+            proxy=normalize_proxy(body.proxy),
+        )
+        models = await self._list_models(self.adapter_for(channel_type.name), target)
+        logger.info("unsaved %s channel lists %d upstream models (user %s)", channel_type.name, len(models), actor_id)
+        return UpstreamModelsOut(models=models)
+
     async def fetch_models(self, channel_id: int, *, mode: str = "replace", actor_id: int | None = None) -> ModelsFetchOut:
         """Ask the upstream for its model list with the first enabled key; apply it per ``mode``."""
         async with self.ctx.db.session() as session:
             row = await self.manager.load(session, channel_id)
         adapter = self.adapter_for(row.type)
-        if not getattr(adapter, "supports_model_list", False):
-            raise InvalidRequest(
-                f"Channel type {row.type!r} cannot list upstream models; use its template models or "
-                "enter the models by hand.",
-                param="type",
-            )
         key = next((key for key in row.keys if key.enabled), None) or (row.keys[0] if row.keys else None)
         if key is None:
             raise InvalidRequest(f"Channel {row.id} has no keys; add a key first.", param="keys")
 
         target = self.target(row, self.manager.key_value(key), "")
-        try:
-            models = await asyncio.wait_for(adapter.list_models(target), TEST_TIMEOUT)
-        except UpstreamFailure as failure:
-            logger.warning("channel %s model list failed (%s): %s", row.id, failure.kind, failure.message)
-            raise UpstreamError(f"The upstream model list failed: {failure.message}") from failure
-        except TimeoutError as exc:
-            logger.warning("channel %s model list timed out", row.id)
-            raise UpstreamError(
-                f"The upstream model list did not arrive within {TEST_TIMEOUT:.0f} seconds."
-            ) from exc
+        models = await self._list_models(adapter, target)
         logger.info("channel %s upstream lists %d models (user %s, %s)", row.id, len(models), actor_id, mode)
 
         if mode == "preview":

@@ -20,6 +20,8 @@ from chatnio_host.channels.schemas import (
     ModelsFetchIn,
     ModelsFetchOut,
     ModelsTemplateIn,
+    UpstreamModelsIn,
+    UpstreamModelsOut,
 )
 from chatnio_host.channels.settings import CHANNELS_SECTION, ChannelSettings
 
@@ -58,6 +60,12 @@ async def list_channels(admin: AdminUser, manager: Manager) -> list[ChannelOut]:
 async def create_channel(body: ChannelCreate, admin: AdminUser, manager: Manager) -> ChannelOut:
     """Create a channel."""
     return await manager.create(body, actor_id=admin.id)
+
+
+@router.post("/channels/upstream-models", response_model=UpstreamModelsOut)
+async def preview_upstream_models(body: UpstreamModelsIn, admin: AdminUser, probe: Probe) -> UpstreamModelsOut:
+    """List an upstream's models with a type, endpoint and key before the channel is saved."""
+    return await probe.preview_models(body, actor_id=admin.id)
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut)

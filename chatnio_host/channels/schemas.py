@@ -18,6 +18,8 @@ __all__ = [
     "KeyTestOut",
     "ModelsFetchIn",
     "ModelsTemplateIn",
+    "UpstreamModelsIn",
+    "UpstreamModelsOut",
 ]
 
 KeysValue = str | list[str]
@@ -47,9 +49,15 @@ class ChannelFields(BaseModel):
     )
     models: ModelsValue | None = Field(None, description="Model names this channel serves.")
     mapping: MappingValue | None = Field(None, description="Model mapping; cycles are rejected.")
-    priority: int | None = Field(None, description="Higher tiers are tried first; may be negative.")
-    weight: int | None = Field(None, description="Share inside a priority tier; values <= 0 count as 1.")
-    retry: int | None = Field(None, description="Attempts per request on this channel; values <= 0 count as 1.")
+    priority: int | None = Field(
+        None, ge=-1_000_000, le=1_000_000, description="Higher tiers are tried first; may be negative."
+    )
+    weight: int | None = Field(
+        None, le=1_000_000, description="Share inside a priority tier; values <= 0 count as 1."
+    )
+    retry: int | None = Field(
+        None, le=100, description="Attempts per request on this channel (at most 100); values <= 0 count as 1."
+    )
     groups: list[str] | None = Field(
         None, description="User groups served (anonymous, normal, basic, standard, pro); empty serves all."
     )
@@ -171,6 +179,24 @@ class ModelsTemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["replace", "merge"] = "replace"
+
+
+class UpstreamModelsIn(BaseModel):
+    """An unsaved channel's connection, to list the upstream's models before creating it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(..., min_length=1, max_length=64)
+    endpoint: str | None = Field(None, max_length=1024)
+    keys: KeysValue = Field(..., description="Vendor keys, one per line; the first is used.")
+    settings: dict[str, Any] | None = None
+    proxy: str | None = Field(None, max_length=1024)
+
+
+class UpstreamModelsOut(BaseModel):
+    """The model ids an upstream lists."""
+
+    models: list[str]
 
 
 class ModelsFetchOut(BaseModel):

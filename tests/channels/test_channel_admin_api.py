@@ -203,3 +203,46 @@ async def test_key_encrypted_in_database(channel_host: TestHost, admin: dict[str
         secrets = (await session.scalars(select(ChannelKey.secret))).all()
     assert secrets
     assert all("plain-vendor-key" not in secret for secret in secrets)
+
+
+async def test_retry_over_limit_rejected(channel_host: TestHost, admin: dict[str, str]) -> None:
+    response = await channel_host.client.post(BASE, json=channel_body(retry=1000), headers=admin)
+    assert response.status_code == 400
+    assert "retry" in response.text
+
+
+async def test_cooling_key_shown(channel_host: TestHost, admin: dict[str, str]) -> None:
+    from chatnio_host.channels.base import UpstreamFailure
+    from chatnio_host.channels.scheduler import Attempt
+
+    channel_id = (await channel_host.client.post(BASE, json=channel_body(), headers=admin)).json()["id"]
+    service = channel_host.ctx.services["channels"]
+    [candidate] = await service.candidates("m1", "normal")
+    key = candidate.keys[0]
+    attempt = Attempt(channel=candidate, key=key.value, key_index=key.index, key_id=key.id)
+    await service.record_failure(attempt, UpstreamFailure("rate_limit", "slow down", status=429, retry_after=60))
+
+    shown = (await channel_host.client.get(f"{BASE}/{channel_id}", headers=admin)).json()
+    assert shown["keys"][0]["cooling_down"] is True
+    assert shown["keys"][0]["cooldown_until"] is not None
+    assert shown["keys"][0]["last_error"] == "slow down"
+    assert shown["keys"][1]["cooling_down"] is False
+
+    enabled = await channel_host.client.post(f"{BASE}/{channel_id}/keys/0/enable", headers=admin)
+    assert enabled.json()["keys"][0]["cooling_down"] is False
+    [candidate] = await service.candidates("m1", "normal")
+    assert len(candidate.keys) == 2
+
+
+async def test_upstream_models_before_saving(channel_host: TestHost, admin: dict[str, str], upstream: Upstream) -> None:
+    body = {"type": "fake", "endpoint": upstream.url + "/", "keys": "\n good \nother"}
+    response = await channel_host.client.post(f"{BASE}/upstream-models", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"models": ["up-1", "up-2"]}
+    assert upstream.requests[-1].authorization == "Bearer good"
+
+    refused = await channel_host.client.post(
+        f"{BASE}/upstream-models", json={**body, "keys": "wrong"}, headers=admin
+    )
+    assert refused.status_code == 502
+    assert refused.json()["error"]["message"] == "The upstream model list failed: invalid key"
