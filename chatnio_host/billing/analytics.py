@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from chatnio_host.billing.money import micro_to_cny, to_micro
 from chatnio_host.billing.settings import BillingConfig
@@ -88,7 +88,7 @@ async def info(ctx: AppContext) -> dict[str, Any]:
 
 
 async def user_types(ctx: AppContext) -> dict[str, int]:
-    """Count users by kind: active plan per level, never-paid normal users, and the rest (api_paid)."""
+    """Count users by kind: active plan per level, normal users (never paid or subscribed), and the rest (api_paid)."""
     initial = to_micro((await ctx.site.get("billing", BillingConfig)).initial_points)
     now = ctx.clock.now()
     async with ctx.db.session() as session:
@@ -105,6 +105,7 @@ async def user_types(ctx: AppContext) -> dict[str, int]:
             .outerjoin(Subscription, Subscription.user_id == User.id)
             .where(
                 func.coalesce(Subscription.total_months, 0) == 0,
+                or_(Subscription.user_id.is_(None), Subscription.level == 0, Subscription.expires_at <= now),
                 func.coalesce(Balance.available, 0) + func.coalesce(Balance.held, 0) + func.coalesce(Balance.used, 0) <= initial,
             )
         )
