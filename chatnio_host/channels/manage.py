@@ -25,7 +25,9 @@ from chatnio_host.channels.validation import (
     channel_type_for,
     check_groups,
     check_settings,
+    keep_masked_settings,
     mask_proxy,
+    mask_settings,
     normalize_endpoint,
     normalize_models,
     normalize_proxy,
@@ -138,7 +140,7 @@ class ChannelManager:
             groups=list(row.groups or []),
             enabled=row.enabled,
             proxy=mask_proxy(row.proxy),
-            settings=dict(row.settings or {}),
+            settings=mask_settings(dict(row.settings or {}), self.types.get(row.type)),
             last_test=ChannelTestResult(
                 at=row.last_test_at,
                 ok=row.last_test_ok,
@@ -216,8 +218,10 @@ class ChannelManager:
             if "proxy" in fields:
                 row.proxy = self._proxy_after_update(row.proxy, body.proxy)
             if "settings" in fields or "type" in fields:
-                settings = body.settings if "settings" in fields and body.settings is not None else row.settings
-                row.settings = check_settings(dict(settings or {}), channel_type)
+                stored = dict(row.settings or {})
+                settings = body.settings if "settings" in fields and body.settings is not None else stored
+                settings = keep_masked_settings(dict(settings), stored, channel_type)
+                row.settings = check_settings(settings, channel_type)
             if "keys" in fields and body.keys is not None:
                 self._replace_keys(row, split_keys(body.keys))
         await self.service.invalidate()

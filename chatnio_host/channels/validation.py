@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from chatnio_host.channels.crypto import mask_key
 from chatnio_host.errors import InvalidRequest
 from chatnio_host.registry import ChannelType
 
@@ -19,10 +20,13 @@ __all__ = [
     "check_groups",
     "channel_type_for",
     "check_settings",
+    "keep_masked_settings",
     "mask_proxy",
+    "mask_settings",
     "normalize_endpoint",
     "normalize_models",
     "normalize_proxy",
+    "secret_setting_names",
     "split_keys",
 ]
 
@@ -131,6 +135,39 @@ def check_groups(groups: Iterable[str]) -> list[str]:
             )
         if name not in result:
             result.append(name)
+    return result
+
+
+def secret_setting_names(channel_type: ChannelType) -> set[str]:
+    """Return the top-level settings marked ``writeOnly`` or ``format: password`` in the type's schema."""
+    properties = (channel_type.settings_schema or {}).get("properties") or {}
+    return {
+        name
+        for name, spec in properties.items()
+        if isinstance(spec, dict) and (spec.get("writeOnly") is True or spec.get("format") == "password")
+    }
+
+
+def mask_settings(settings: dict[str, Any], channel_type: ChannelType | None) -> dict[str, Any]:
+    """Return ``settings`` with secret string values masked to their last four characters."""
+    if channel_type is None:
+        return dict(settings)
+    secret = secret_setting_names(channel_type)
+    return {
+        name: mask_key(value) if name in secret and isinstance(value, str) else value
+        for name, value in settings.items()
+    }
+
+
+def keep_masked_settings(
+    given: dict[str, Any], stored: dict[str, Any], channel_type: ChannelType
+) -> dict[str, Any]:
+    """Return ``given`` with each secret value that equals its stored value's mask put back to the stored value."""
+    result = dict(given)
+    for name in secret_setting_names(channel_type):
+        value, saved = result.get(name), stored.get(name)
+        if isinstance(value, str) and isinstance(saved, str) and value == mask_key(saved):
+            result[name] = saved
     return result
 
 

@@ -29,6 +29,7 @@ FAKE_SCHEMA: dict[str, Any] = {
     "properties": {
         "region": {"type": "string", "enum": ["us", "eu"]},
         "timeout": {"type": "integer", "minimum": 1},
+        "signing_secret": {"type": "string", "writeOnly": True},
     },
     "additionalProperties": False,
 }

@@ -246,3 +246,17 @@ async def test_upstream_models_before_saving(channel_host: TestHost, admin: dict
     )
     assert refused.status_code == 502
     assert refused.json()["error"]["message"] == "The upstream model list failed: invalid key"
+
+
+async def test_secret_setting_masked(channel_host: TestHost, admin: dict[str, str]) -> None:
+    body = channel_body(settings={"region": "us", "signing_secret": "very-secret-value-7777"})
+    data = (await channel_host.client.post(BASE, json=body, headers=admin)).json()
+    assert data["settings"] == {"region": "us", "signing_secret": "****7777"}
+
+    resaved = await channel_host.client.put(
+        f"{BASE}/{data['id']}", json={"settings": {"region": "eu", "signing_secret": "****7777"}}, headers=admin
+    )
+    assert resaved.status_code == 200, resaved.text
+    assert resaved.json()["settings"] == {"region": "eu", "signing_secret": "****7777"}
+    [candidate] = await channel_host.ctx.services["channels"].candidates("m1", "normal")
+    assert candidate.settings == {"region": "eu", "signing_secret": "very-secret-value-7777"}
