@@ -42,6 +42,8 @@ def open_host(stack: str, tmp_path: Path, server_databases: Any) -> HostFactory:
         shared = await redis_state_for_test() if state_kind == "redis" else MemoryState(prefix="relay:")
         SCRIPTS.by_channel.clear()
         SCRIPTS.calls.clear()
+        SCRIPTS.requests.clear()
+        SCRIPTS.outcomes.clear()
         test_host = TestHost(tmp_path, plugins=_plugins(), db=database, state=shared, create_schema=False, **settings)
         try:
             async with test_host:

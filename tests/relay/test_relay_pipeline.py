@@ -258,3 +258,31 @@ async def test_disconnect_cancels_and_bills_delivered(open_host: Any) -> None:
         delivered = count_tokens("".join(received))
         # The fourth chunk may already sit in the socket buffer when the client leaves.
         assert delivered <= records[0].output_tokens <= count_tokens("".join(words[:4]))
+
+
+async def test_hooks_and_web_search(open_host: Any) -> None:
+    async with open_host() as host:
+        account = await _world(host)
+        await add_channel(host, name="A", type="scripted", models=[MODEL, "blocked-by-policy"])
+        await set_token_price(host, ["blocked-by-policy"], input="1", output="1")
+
+        blocked = await host.client.post(
+            "/v1/chat/completions", json={**BODY, "model": "blocked-by-policy"}, headers=_auth(account.key)
+        )
+        assert blocked.status_code == 403
+        assert blocked.json()["error"]["code"] == "blocked"
+        assert SCRIPTS.calls == []
+
+        body = {"model": f"web-{MODEL}", "messages": [{"role": "user", "content": "latest relay news"}]}
+        searched = await host.client.post("/v1/chat/completions", json=body, headers=_auth(account.key))
+
+        assert searched.status_code == 200, searched.text
+        assert searched.json()["model"] == f"web-{MODEL}"
+        assert SCRIPTS.calls[0].model == MODEL
+        sent = SCRIPTS.requests[0].messages[-1].text()
+        assert "About latest relay news" in sent
+        assert "<search_results" in sent
+        assert [outcome.status for outcome in SCRIPTS.outcomes] == ["success"]
+        assert SCRIPTS.outcomes[0].model == f"web-{MODEL}"
+        records = await usage_records(host, account.user_id)
+        assert [record.model for record in records] == [MODEL]
