@@ -70,11 +70,11 @@ async def _fetch_json(url: str, path: str) -> Any:
         logger.warning("sync from %s failed: %s", address, exc)
         raise UpstreamError(f"Could not read {address}: {type(exc).__name__}. Check the site address.") from exc
     if response.status_code != 200:
-        raise UpstreamError(f"{address} answered HTTP {response.status_code}; expected 200 with a JSON list.")
+        raise UpstreamError(f"{address} returned HTTP {response.status_code}; expected 200 with a JSON list.")
     try:
         return response.json()
     except ValueError as exc:
-        raise UpstreamError(f"{address} did not answer JSON.") from exc
+        raise UpstreamError(f"{address} returned a response that is not JSON.") from exc
 
 
 # Prices ----------------------------------------------------------------------------------
@@ -101,11 +101,11 @@ async def sync_prices(body: PriceSync, admin: AdminUser, ctx: CtxDep) -> dict[st
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
-        raise UpstreamError("The site's /v1/charge did not answer a list of rules.")
+        raise UpstreamError("The site's /v1/charge response is not a list of price rules.")
     try:
         incoming = [PriceRule.model_validate(item) for item in data]
     except ValidationError as exc:
-        raise UpstreamError(f"The site's /v1/charge holds a rule this site cannot read: {exc.errors()[0]['msg']}.") from exc
+        raise UpstreamError(f"The site's /v1/charge contains an invalid rule: {exc.errors()[0]['msg']}.") from exc
     config = await ctx.services["billing"].prices()
     rules, changed = merge_rules(config.rules, incoming, overwrite=body.overwrite)
     config = PricesConfig.model_validate({**config.model_dump(), "rules": [rule.model_dump() for rule in rules]})
@@ -165,11 +165,11 @@ async def sync_plans(body: SubscriptionSync, admin: AdminUser, ctx: CtxDep) -> d
     """Replace the plans with another Chat Nio site's ``/v1/plans`` (level 0 dropped); enabled when any remain."""
     data = await _fetch_json(body.url, "/v1/plans")
     if not isinstance(data, list):
-        raise UpstreamError("The site's /v1/plans did not answer a list of plans.")
+        raise UpstreamError("The site's /v1/plans response is not a list of plans.")
     try:
         plans = [Plan.model_validate(item) for item in data if isinstance(item, dict) and item.get("level")]
     except ValidationError as exc:
-        raise UpstreamError(f"The site's /v1/plans holds a plan this site cannot read: {exc.errors()[0]['msg']}.") from exc
+        raise UpstreamError(f"The site's /v1/plans contains an invalid plan: {exc.errors()[0]['msg']}.") from exc
     current = await ctx.services["billing"].subscription_config()
     config = SubscriptionConfig(enabled=bool(plans), relay_plan=current.relay_plan, plans=plans)
     await ctx.site.put(SUBSCRIPTION_SECTION, config, actor_id=admin.id)

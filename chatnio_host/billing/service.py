@@ -12,9 +12,13 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatnio_host.billing import ledger
 from chatnio_host.billing.money import from_micro, points_json, to_micro
@@ -32,7 +36,7 @@ from chatnio_host.billing.subscriptions import is_active, return_unit, take_unit
 from chatnio_host.billing.wallet import WalletOperations
 from chatnio_host.billing.usage import Counts, add_counts, local_day, site_timezone, usage_record
 from chatnio_host.db.models.billing import Balance, Hold as HoldRow, Subscription
-from chatnio_host.errors import InsufficientQuota, PermissionDenied
+from chatnio_host.errors import Conflict, InsufficientQuota, PermissionDenied
 from chatnio_host.plugins import call_async_hook
 from chatnio_host.relay.canonical import Usage
 
@@ -50,7 +54,7 @@ RECONCILE_BATCH = 200
 
 
 class CallerLike(Protocol):
-    """What admission reads from a caller (``chatnio_host.auth.caller.Caller``)."""
+    """The caller fields admission reads (``chatnio_host.auth.caller.Caller`` has them)."""
 
     api_key_id: int | None
 
@@ -63,7 +67,7 @@ class CallerLike(Protocol):
 
 @dataclass
 class Hold:
-    """What ``admit`` reserved for one request."""
+    """The points or subscription unit ``admit`` reserved for one request."""
 
     request_id: str
     model: str
@@ -207,7 +211,7 @@ class BillingService(WalletOperations):
         item = plan.item_for(hold.model) if plan else None
         if item is None:
             return False
-        async with self.ctx.db.transaction() as session:
+        async with self._new_hold(hold.request_id) as session:
             period = await take_unit(session, self.backend, user_id=caller.user_id, item=item, anchor=row.started_at, now=now)
             if period is None:
                 logger.info("subscription item %s of user %s is used up; paying with points", item.id, caller.user_id)
@@ -221,7 +225,7 @@ class BillingService(WalletOperations):
 
     async def _take_points(self, hold: Hold) -> bool:
         assert hold.user_id is not None
-        async with self.ctx.db.transaction() as session:
+        async with self._new_hold(hold.request_id) as session:
             result = await session.execute(
                 update(balances)
                 .where(balances.c.user_id == hold.user_id, balances.c.available >= hold.amount)
@@ -248,8 +252,22 @@ class BillingService(WalletOperations):
         )
 
     async def _store_hold(self, hold: Hold) -> None:
-        async with self.ctx.db.transaction() as session:
+        async with self._new_hold(hold.request_id) as session:
             session.add(self._hold_row(hold))
+
+    @asynccontextmanager
+    async def _new_hold(self, request_id: str) -> AsyncIterator[AsyncSession]:
+        """Run a transaction that inserts a hold; a request id admitted before raises Conflict."""
+        try:
+            async with self.ctx.db.transaction() as session:
+                yield session
+        except IntegrityError as exc:
+            logger.warning("admission of request %s rejected: the request id already has a hold", request_id)
+            raise Conflict(
+                f"Request id {request_id!r} was already admitted; use a new request id for each request.",
+                param="request_id",
+                code="duplicate_request_id",
+            ) from exc
 
     # Settlement ----------------------------------------------------------------------------
 

@@ -139,7 +139,7 @@ async def test_price_rules_roundtrip(billed: TestHost) -> None:
 
 @pytest.fixture
 async def other_site() -> AsyncIterator[str]:
-    """A local server that answers like another Chat Nio site's /v1/charge and /v1/plans."""
+    """A local server that serves /v1/charge and /v1/plans like another Chat Nio site."""
     charge = [
         {"id": 1, "type": "token-billing", "models": ["gpt-4o", "claude-3"], "input": 0.05, "output": 0.15, "anonymous": False},
         {"id": 2, "type": "times-billing", "models": ["mj-fast"], "input": 0, "output": 0.5, "anonymous": False},

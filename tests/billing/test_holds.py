@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chatnio_host.db.models.billing import LedgerEntry, UsageRecord
-from chatnio_host.errors import InsufficientQuota, PermissionDenied
+from chatnio_host.errors import Conflict, InsufficientQuota, PermissionDenied
 from chatnio_host.relay.canonical import Usage
 from chatnio_host.testing import TestHost
 
@@ -235,3 +235,17 @@ async def test_reconcile_keeps_fresh_holds(billed: TestHost) -> None:
     assert await service.reconcile() == 1
     assert await service.settle(hold, Usage()) == 0
     assert await available(billed, user.id) == points("1")
+
+
+async def test_duplicate_request_id_rejected(billed: TestHost) -> None:
+    await set_prices(billed, TIMES_RULE)
+    user = await make_user(billed, points=1)
+    service = billing(billed)
+    hold = await service.admit(FakeCaller(user), "per-call", request_id="same-id")
+
+    with pytest.raises(Conflict):
+        await service.admit(FakeCaller(user), "per-call", request_id="same-id")
+
+    assert await available(billed, user.id) == points("0.9")
+    await service.settle(hold, Usage())
+    assert await available(billed, user.id) == points("0.9")
