@@ -11,7 +11,7 @@ __all__ = ["setup"]
 
 def setup(app: FastAPI, ctx: AppContext) -> None:
     """Add the chat routes and the generation manager (``ctx.services["chat"]``)."""
-    from chatnio_host.chat import presets, router, sharing
+    from chatnio_host.chat import anonymous, presets, router, sharing
     from chatnio_host.chat.generation import GenerationManager
 
     manager = GenerationManager(ctx)
@@ -24,3 +24,4 @@ def setup(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(router.router)
     app.include_router(sharing.router)
     app.include_router(presets.router)
+    app.include_router(anonymous.router)

@@ -49,13 +49,23 @@ STOP_FLAG_TTL = 3600.0
 
 @dataclass
 class GenerationJob:
-    """One answer to generate into the stored message ``message_id``."""
+    """One answer to generate.
 
-    message_id: int
-    conversation_id: int
+    ``key`` names the event buffer and the usage record (``chat-<key>``). A stored answer has
+    ``message_id`` and ``conversation_id``; an anonymous one has neither and is never saved.
+    """
+
+    key: str
     caller: Caller
     request: ChatRequest
+    message_id: int | None = None
+    conversation_id: int | None = None
     search: bool = False
+
+    @property
+    def request_id(self) -> str:
+        """The relay request id, which is also the usage record's."""
+        return f"chat-{self.key}"
 
 
 @dataclass
@@ -74,8 +84,8 @@ class _Answer:
     error_status: int | None = None
 
 
-def _stop_key(message_id: int) -> str:
-    return f"chat:stop:{message_id}"
+def _stop_key(key: str) -> str:
+    return f"chat:stop:{key}"
 
 
 class GenerationManager:
@@ -83,45 +93,46 @@ class GenerationManager:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._stops: dict[int, asyncio.Event] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stops: dict[str, asyncio.Event] = {}
 
-    def is_running(self, message_id: int) -> bool:
-        """Whether this replica runs the generation of ``message_id``."""
-        task = self._tasks.get(message_id)
+    def is_running(self, key: str | int) -> bool:
+        """Whether this replica runs the generation ``key``."""
+        task = self._tasks.get(str(key))
         return task is not None and not task.done()
 
     def start(self, job: GenerationJob) -> None:
         """Start generating ``job`` in the background."""
-        self._stops[job.message_id] = asyncio.Event()
-        task = asyncio.create_task(self._run(job), name=f"chat-generation-{job.message_id}")
-        self._tasks[job.message_id] = task
-        task.add_done_callback(lambda _task, message_id=job.message_id: self._forget(message_id))
-        logger.info("generation of message %s started (model %s)", job.message_id, job.request.model)
+        self._stops[job.key] = asyncio.Event()
+        task = asyncio.create_task(self._run(job), name=f"chat-generation-{job.key}")
+        self._tasks[job.key] = task
+        task.add_done_callback(lambda _task, key=job.key: self._forget(key))
+        logger.info("generation %s started (model %s)", job.key, job.request.model)
 
-    def _forget(self, message_id: int) -> None:
-        self._tasks.pop(message_id, None)
-        self._stops.pop(message_id, None)
+    def _forget(self, key: str) -> None:
+        self._tasks.pop(key, None)
+        self._stops.pop(key, None)
 
-    async def stop(self, message_id: int) -> None:
-        """Ask the generation of ``message_id`` to stop, on whichever replica runs it."""
-        await self.ctx.state.set(_stop_key(message_id), "1", ttl=STOP_FLAG_TTL)
-        local = self._stops.get(message_id)
+    async def stop(self, key: str | int) -> None:
+        """Ask the generation ``key`` (a message id, or an anonymous key) to stop on any replica."""
+        key = str(key)
+        await self.ctx.state.set(_stop_key(key), "1", ttl=STOP_FLAG_TTL)
+        local = self._stops.get(key)
         if local is not None:
             local.set()
-        logger.info("stop requested for message %s", message_id)
+        logger.info("stop requested for generation %s", key)
 
-    async def wait(self, message_id: int) -> None:
-        """Wait until this replica's generation of ``message_id`` has ended (tests, shutdown)."""
-        task = self._tasks.get(message_id)
+    async def wait(self, key: str | int) -> None:
+        """Wait until this replica's generation ``key`` has ended (tests, shutdown)."""
+        task = self._tasks.get(str(key))
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(task)
 
     async def shutdown(self) -> None:
         """Stop every running generation and wait for each to save its partial answer."""
-        for message_id in list(self._tasks):
-            local = self._stops.get(message_id)
+        for key in list(self._tasks):
+            local = self._stops.get(key)
             if local is not None:
                 local.set()
         tasks = list(self._tasks.values())
@@ -129,19 +140,19 @@ class GenerationManager:
             logger.info("stopping %d running generations", len(tasks))
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _watch_stop(self, message_id: int, local: asyncio.Event) -> None:
+    async def _watch_stop(self, key: str, local: asyncio.Event) -> None:
         while not local.is_set():
-            if await self.ctx.state.get(_stop_key(message_id)):
+            if await self.ctx.state.get(_stop_key(key)):
                 local.set()
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(local.wait(), timeout=STOP_POLL_SECONDS)
 
     async def _run(self, job: GenerationJob) -> None:
-        buffer = EventBuffer(self.ctx.state, str(job.message_id))
+        buffer = EventBuffer(self.ctx.state, job.key)
         answer = _Answer()
-        local_stop = self._stops.setdefault(job.message_id, asyncio.Event())
-        watcher = asyncio.create_task(self._watch_stop(job.message_id, local_stop))
+        local_stop = self._stops.setdefault(job.key, asyncio.Event())
+        watcher = asyncio.create_task(self._watch_stop(job.key, local_stop))
         started = time.monotonic()
         try:
             if job.search:
@@ -152,9 +163,9 @@ class GenerationManager:
             answer.error = exc.message
             answer.error_code = exc.code
             answer.error_status = exc.status
-            logger.info("generation of message %s refused: %s (%s)", job.message_id, exc.message, exc.status)
+            logger.info("generation %s refused: %s (%s)", job.key, exc.message, exc.status)
         except Exception:  # noqa: BLE001 - the task must save and report whatever failed
-            logger.exception("generation of message %s failed unexpectedly", job.message_id)
+            logger.exception("generation %s failed unexpectedly", job.key)
             answer.status = "error"
             answer.error = "The answer failed because of a server error. Please try again."
             answer.error_code = "internal_error"
@@ -165,8 +176,7 @@ class GenerationManager:
                 await watcher
             await self._finish(job, buffer, answer)
             logger.info(
-                "generation of message %s ended: %s after %.1f s",
-                job.message_id, answer.status, time.monotonic() - started,
+                "generation %s ended: %s after %.1f s", job.key, answer.status, time.monotonic() - started,
             )
 
     async def _search(self, job: GenerationJob, buffer: EventBuffer, answer: _Answer) -> None:
@@ -188,7 +198,7 @@ class GenerationManager:
     async def _relay(self, job: GenerationJob, buffer: EventBuffer, answer: _Answer, stop: asyncio.Event) -> None:
         relay = self.ctx.service("relay")
         result = await relay.run(
-            job.caller, job.request, request_id=f"chat-{job.message_id}", use_subscription=True
+            job.caller, job.request, request_id=job.request_id, use_subscription=job.message_id is not None
         )
         consumer = asyncio.create_task(self._consume(result, buffer, answer))
         stopper = asyncio.create_task(stop.wait())
@@ -236,9 +246,9 @@ class GenerationManager:
                 answer.error = event.message
                 answer.error_code = event.code or event.type
 
-    async def _charge_of(self, message_id: int) -> tuple[int, bool]:
+    async def _charge_of(self, request_id: str) -> tuple[int, bool]:
         async with self.ctx.db.session() as session:
-            record = await session.scalar(select(UsageRecord).where(UsageRecord.request_id == f"chat-{message_id}"))
+            record = await session.scalar(select(UsageRecord).where(UsageRecord.request_id == request_id))
         if record is None:
             return 0, False
         return int(record.points or 0), bool(record.subscription)
@@ -248,8 +258,29 @@ class GenerationManager:
             answer.status = "error"
             answer.error = "The model returned an empty answer."
             answer.error_code = "empty_response"
-        points, subscription = await self._charge_of(job.message_id)
+        points, subscription = await self._charge_of(job.request_id)
         usage = answer.usage or Usage(reported=False)
+        public = await self._save(job, answer, usage, points, subscription) if job.message_id is not None else None
+        await buffer.append(
+            "usage",
+            {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "estimated": not usage.reported,
+                "points": points_json(points),
+                "subscription": subscription,
+            },
+        )
+        if answer.status == "error":
+            await buffer.append(
+                "error", {"message": answer.error, "code": answer.error_code, "status": answer.error_status}
+            )
+        done: dict[str, Any] = {"status": answer.status, "message": public.model_dump(mode="json") if public else None}
+        if job.message_id is None:
+            done["text"] = answer.text
+        await buffer.append("done", done)
+
+    async def _save(self, job: GenerationJob, answer: _Answer, usage: Usage, points: int, subscription: bool) -> Any:
         async with self.ctx.db.transaction() as session:
             message = await session.get(ChatMessage, job.message_id)
             if message is None:
@@ -270,24 +301,7 @@ class GenerationManager:
                 await session.flush()
                 await touch(session, job.conversation_id, model=job.request.model)
                 public = message_public(message)
-        await buffer.append(
-            "usage",
-            {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "estimated": not usage.reported,
-                "points": points_json(points),
-                "subscription": subscription,
-            },
-        )
-        if answer.status == "error":
-            await buffer.append(
-                "error", {"message": answer.error, "code": answer.error_code, "status": answer.error_status}
-            )
-        await buffer.append(
-            "done",
-            {"status": answer.status, "message": public.model_dump(mode="json") if public else None},
-        )
+        return public
 
 
 def _as_dict(source: Any) -> dict[str, Any]:

@@ -66,8 +66,9 @@ async def _owned_message(ctx: Any, user: User, message_id: int) -> tuple[ChatMes
     return row[0], row[1]
 
 
-def _stream(ctx: Any, message_id: int, after: str | None) -> StreamingResponse:
-    buffer = EventBuffer(ctx.state, str(message_id))
+def stream_events(ctx: Any, key: str | int, after: str | None) -> StreamingResponse:
+    """Stream the buffered events of generation ``key`` after event id ``after``."""
+    buffer = EventBuffer(ctx.state, str(key))
 
     async def body() -> AsyncIterator[bytes]:
         async for event_id, event_type, data in buffer.read(after):
@@ -116,9 +117,10 @@ async def _start_answer(
         await buffer.append(event_type, data)
     await buffer.append("message", {"id": answer_id, "conversation_id": conversation.id, "role": "assistant"})
     ctx.service("chat").start(
-        GenerationJob(message_id=answer_id, conversation_id=conversation.id, caller=caller, request=request, search=search)
+        GenerationJob(key=str(answer_id), message_id=answer_id, conversation_id=conversation.id, caller=caller,
+                      request=request, search=search)
     )
-    return _stream(ctx, answer_id, None)
+    return stream_events(ctx, answer_id, None)
 
 
 @router.get("/conversations", response_model=ConversationsPublic)
@@ -262,7 +264,7 @@ async def message_events(
     buffer = EventBuffer(ctx.state, str(message_id))
     if not await buffer.exists():
         await buffer.append("done", {"status": message.status, "message": message_public(message).model_dump(mode="json")})
-    return _stream(ctx, message_id, last_event_id or after)
+    return stream_events(ctx, message_id, last_event_id or after)
 
 
 @router.post("/messages/{message_id}/stop", response_model=MessagePublic)
