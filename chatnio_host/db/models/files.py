@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from chatnio_host.db.base import Base
 from chatnio_host.db.types import DateTimeUTC, utcnow
@@ -34,13 +34,13 @@ class StoredFile(Base):
     """``text`` or ``image``."""
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = deferred(mapped_column(LongText, default=""))
+    text: Mapped[str] = mapped_column(LongText, default="", deferred=True)
     """Extracted text, cut to the ``max_chars`` setting without a marker (``chars`` has the full count)."""
     chars: Mapped[int] = mapped_column(Integer, default=0)
     """Characters (code points) of the extracted text before any cut."""
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int | None] = mapped_column(Integer, default=None)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    data: Mapped[bytes | None] = deferred(mapped_column(LongBinary, default=None))
+    data: Mapped[bytes | None] = mapped_column(LongBinary, default=None, deferred=True)
     """The upload's bytes, kept for images only."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(), default=utcnow)
