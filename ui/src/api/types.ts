@@ -1,93 +1,61 @@
-// Shapes of the /api routes as the issues describe them. Where the generated schema
-// (schema.d.ts) already has a route, prefer its types.
-// TODO: replace these with types from schema.d.ts once the auth, billing and chat routers land.
+// API shapes. Routes with response models use the generated schema (schema.d.ts, from
+// `npm run gen:api`); routes that answer a plain object are typed here from the host's code.
+import type { components } from "./schema";
 
-export interface User {
-  id: number;
-  username: string;
-  email?: string | null;
-  role?: "user" | "admin";
-  is_admin?: boolean;
-  level?: number;
-  must_change_password?: boolean;
-}
+type Schemas = components["schemas"];
 
-export interface LoginResponse {
-  token: string;
-  user: User;
-}
+export type User = Schemas["UserOut"] & { must_change_password?: boolean };
+export type Me = Schemas["MeOut"];
+export type LoginResponse = Schemas["TokenOut"];
+export type AuthOptions = Schemas["AuthOptions"];
+export type ApiKey = Schemas["ApiKeyOut"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type SiteInfo = Schemas["SitePublic"];
+export type Announcement = Schemas["AnnouncementPublic"];
+export type MarketModel = Schemas["MarketEntryPublic"];
+export type Preset = Schemas["PresetPublic"];
+export type PresetCreate = Schemas["PresetCreate"];
+export type ConversationSummary = Schemas["ConversationPublic"];
+export type ConversationPage = Schemas["ConversationsPublic"];
+export type ShareSummary = Schemas["ShareSummary"];
+export type SendMessageBody = Schemas["SendMessage"];
+export type ChatPreferences = Schemas["ChatPreferences"];
+export type Plan = Schemas["Plan"];
 
-export interface ApiKey {
-  id: number;
-  name: string;
-  last4?: string;
-  prefix?: string;
-  enabled: boolean;
-  expires_at?: string | null;
-  allowed_models?: string[] | null;
-  created_at?: string;
-  /** The full key, present only in the response that created or rolled it. */
-  key?: string;
-}
+/** Points are JSON numbers or decimal strings with at most 6 decimals. */
+export type Points = number | string;
 
 export interface Balance {
-  points: number | string;
-  held?: number | string;
+  balance: Points;
+  available: Points;
+  held: Points;
+  used: Points;
 }
 
 export interface LedgerEntry {
   id: number;
+  delta: Points;
   kind: string;
-  delta: number | string;
-  balance_after?: number | string;
-  reason?: string | null;
+  request_id: string | null;
+  reference: string | null;
+  note: string | null;
   created_at: string;
 }
 
-export interface Page<T> {
-  items: T[];
-  total?: number;
-  next_cursor?: string | null;
-}
-
-export interface PlanItem {
-  id: string;
-  name: string;
-  icon?: string;
-  models: string[];
-  monthly_quota: number;
-}
-
-export interface Plan {
-  level: number;
-  name?: string;
-  price: number | string;
-  items: PlanItem[];
+export interface LedgerPage {
+  items: LedgerEntry[];
+  total: number;
+  page: number;
+  size: number;
 }
 
 export interface SubscriptionState {
+  enabled: boolean;
   level: number;
-  expires_at?: string | null;
-  usage?: Record<string, { used: number; total: number }>;
-}
-
-export interface MarketModel {
-  id: string;
-  name: string;
-  description?: string;
-  tags?: string[];
-  avatar?: string;
-  default?: boolean;
-  high_context?: boolean;
-  plus?: boolean;
-  price?: { kind: "none" | "times" | "token"; anonymous?: boolean; input?: number; output?: number; per_request?: number };
-}
-
-export interface ConversationSummary {
-  id: number | string;
-  title: string;
-  model?: string | null;
-  updated_at?: string;
+  is_subscribed: boolean;
+  expires_at: string | null;
+  expired_days: number;
+  usage: Record<string, { used: number; total: number }>;
 }
 
 export interface MessagePart {
@@ -98,69 +66,50 @@ export interface MessagePart {
   url?: string;
 }
 
-export interface ChatMessage {
-  id: number | string;
-  role: "user" | "assistant" | "system";
-  content: string | MessagePart[];
-  model?: string | null;
-  status?: "streaming" | "pending" | "done" | "stopped" | "error" | string;
-  error?: string | null;
-  reasoning?: string | null;
-  sources?: SearchSource[];
-  tokens?: number;
-  points?: number | string;
-  created_at?: string;
-}
-
-export interface Conversation extends ConversationSummary {
-  messages: ChatMessage[];
-  next_cursor?: string | null;
-}
-
 export interface SearchSource {
   title: string;
   url: string;
   snippet?: string;
 }
 
-export interface Share {
-  id: string;
-  conversation_id?: number | string;
-  title?: string;
-  messages: ChatMessage[];
+/** A message as the chat page shows it: from the API, a share snapshot, or made locally. */
+export interface ChatMessage {
+  id: number | string;
+  role: string;
+  content: string | MessagePart[];
+  text?: string;
+  model?: string | null;
+  status?: string;
+  error?: string | null;
+  reasoning?: string | null;
+  sources?: SearchSource[] | null;
   created_at?: string;
 }
 
-export interface Preset {
-  id: number | string;
-  name: string;
-  avatar?: string;
-  description?: string;
-  context?: { role: string; content: string }[];
-  model?: string | null;
-  builtin?: boolean;
+export interface Conversation extends ConversationSummary {
+  messages: ChatMessage[];
+  before?: number | null;
 }
 
-export interface Announcement {
-  id: number | string;
-  title?: string;
-  content: string;
-}
-
-export interface SiteInfo {
-  name?: string;
-  logo?: string;
-  docs_url?: string;
-  registration_closed?: boolean;
-  email_verification?: boolean;
-  buy_link?: string;
-  footer?: string;
+export interface Share {
+  id: string;
+  title: string;
+  model: string;
+  messages: ChatMessage[];
+  created_at: string;
 }
 
 export interface UploadedFile {
   id: string;
   name: string;
-  size?: number;
-  preview?: string;
-  content_type?: string;
+  type: string;
+  kind: string;
+  size: number;
+  chars: number;
+  tokens: number;
+  pages: number | null;
+  warnings: string[];
+  text_preview: string;
+  truncated: boolean;
+  created_at: string;
 }

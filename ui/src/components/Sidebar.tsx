@@ -154,7 +154,7 @@ export function Sidebar() {
               <p className="px-2 py-4 text-sm text-muted-foreground">{t("sidebar.empty")}</p>
             )}
             {conversations.error && <p className="px-2 text-sm text-destructive">{conversations.error}</p>}
-            {conversations.nextCursor && (
+            {conversations.nextPage && (
               <Button variant="ghost" size="sm" className="w-full" onClick={() => void loadMoreConversations()}>
                 {t("common.loadMore")}
               </Button>

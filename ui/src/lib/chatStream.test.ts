@@ -26,7 +26,8 @@ describe("sendMessage", () => {
       if (calls.length === 1) {
         return sseResponse(
           [
-            'id: 1\nevent: conversation\ndata: {"conversation_id": 7, "message_id": 42}\n\n',
+            'id: 1\nevent: conversation\ndata: {"id": 7, "title": "hi"}\n\n',
+            'id: 1a\nevent: message\ndata: {"id": 42, "conversation_id": 7, "role": "assistant"}\n\n',
             'id: 2\nevent: delta\ndata: {"text": "Hel"}\n\n',
           ],
           true,

@@ -30,13 +30,13 @@ export function decodeEvent(event: SseEvent): ChatEvent | null {
   }
   const text = String(data.text ?? data.content ?? data.delta ?? "");
   switch (event.event) {
+    // `conversation` announces a new conversation; `message` the assistant message being written.
     case "conversation":
-      return {
-        type: "conversation",
-        conversationId: asId(data.conversation_id ?? data.id),
-        messageId: asId(data.message_id ?? data.assistant_message_id),
-        userMessageId: asId(data.user_message_id),
-      };
+      return { type: "conversation", conversationId: asId(data.id), messageId: null, userMessageId: null };
+    case "message":
+      return { type: "conversation", conversationId: asId(data.conversation_id), messageId: asId(data.id), userMessageId: null };
+    case "user_message":
+      return { type: "conversation", conversationId: null, messageId: null, userMessageId: asId(data.id) };
     case "delta":
       return { type: "delta", text };
     case "reasoning":
@@ -56,8 +56,10 @@ export function decodeEvent(event: SseEvent): ChatEvent | null {
       return { type: "tool_call", data };
     case "error":
       return { type: "error", message: String(data.message ?? text) };
-    case "done":
-      return { type: "done", messageId: asId(data.message_id) };
+    case "done": {
+      const message = data.message as { id?: unknown } | undefined;
+      return { type: "done", messageId: asId(message?.id ?? data.message_id) };
+    }
     default:
       return null;
   }
@@ -122,7 +124,7 @@ async function resumeLoop(result: StreamResult, onEvent: (event: ChatEvent) => v
 /** POST to a streaming chat route and read its answer, resuming after a dropped connection. */
 export async function postStream(
   path: string,
-  body: Record<string, unknown>,
+  body: object,
   onEvent: (event: ChatEvent) => void,
   signal?: AbortSignal,
 ): Promise<StreamResult> {
@@ -147,7 +149,7 @@ export async function postStream(
 /** Send a message in a conversation (`new` creates one) and stream the answer. */
 export function sendMessage(
   conversationId: string,
-  body: Record<string, unknown>,
+  body: object,
   onEvent: (event: ChatEvent) => void,
   signal?: AbortSignal,
 ): Promise<StreamResult> {

@@ -3,15 +3,18 @@ import { useSyncExternalStore } from "react";
 import { chat, itemsOf } from "@/api/endpoints";
 import type { ConversationSummary } from "@/api/types";
 
+const PAGE_SIZE = 30;
+
 interface ConversationListState {
   items: ConversationSummary[];
-  nextCursor: string | null;
+  /** The next page to load, or null when every page is loaded. */
+  nextPage: number | null;
   query: string;
   loading: boolean;
   error: string | null;
 }
 
-let state: ConversationListState = { items: [], nextCursor: null, query: "", loading: false, error: null };
+let state: ConversationListState = { items: [], nextPage: null, query: "", loading: false, error: null };
 const listeners = new Set<() => void>();
 
 function update(patch: Partial<ConversationListState>): void {
@@ -23,19 +26,22 @@ function update(patch: Partial<ConversationListState>): void {
 export async function reloadConversations(query = state.query): Promise<void> {
   update({ loading: true, query, error: null });
   try {
-    const page = await chat.conversations({ q: query || undefined });
-    update({ items: itemsOf<ConversationSummary>(page), nextCursor: page?.next_cursor ?? null, loading: false });
+    const page = await chat.conversations({ q: query || undefined, page: 1, size: PAGE_SIZE });
+    update({ items: itemsOf<ConversationSummary>(page), nextPage: page.total > PAGE_SIZE ? 2 : null, loading: false });
   } catch (error) {
     update({ loading: false, error: error instanceof Error ? error.message : String(error) });
   }
 }
 
 export async function loadMoreConversations(): Promise<void> {
-  if (!state.nextCursor || state.loading) return;
+  const pageNumber = state.nextPage;
+  if (!pageNumber || state.loading) return;
   update({ loading: true });
   try {
-    const page = await chat.conversations({ q: state.query || undefined, cursor: state.nextCursor });
-    update({ items: [...state.items, ...itemsOf<ConversationSummary>(page)], nextCursor: page?.next_cursor ?? null, loading: false });
+    const page = await chat.conversations({ q: state.query || undefined, page: pageNumber, size: PAGE_SIZE });
+    const known = new Set(state.items.map((item) => item.id));
+    const items = [...state.items, ...itemsOf<ConversationSummary>(page).filter((item) => !known.has(item.id))];
+    update({ items, nextPage: page.total > pageNumber * PAGE_SIZE ? pageNumber + 1 : null, loading: false });
   } catch (error) {
     update({ loading: false, error: error instanceof Error ? error.message : String(error) });
   }
@@ -50,7 +56,7 @@ export function removeConversation(id: string): void {
 }
 
 export function clearConversations(): void {
-  update({ items: [], nextCursor: null });
+  update({ items: [], nextPage: null });
 }
 
 export function useConversations(): ConversationListState {

@@ -1,5 +1,6 @@
 // Chat preferences, kept in localStorage and sent with every message.
 import { useSyncExternalStore } from "react";
+import type { ChatPreferences } from "@/api/types";
 import type { SendKey } from "./ime";
 
 export interface Preferences {
@@ -75,8 +76,8 @@ export function usePreferences(): Preferences {
   );
 }
 
-/** The generation parameters in the shape the chat API takes. */
-export function requestParameters(prefs: Preferences) {
+/** The generation parameters in the shape the chat API takes (`preferences`). */
+export function requestParameters(prefs: Preferences): ChatPreferences {
   return {
     context_length: prefs.contextLength,
     max_tokens: prefs.maxTokens,

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { useTranslation } from "react-i18next";
 import { billing, itemsOf, keys, shares, site } from "@/api/endpoints";
-import type { ApiKey, Balance, LedgerEntry, Plan, Share, SiteInfo, SubscriptionState } from "@/api/types";
+import type { ApiKey, ApiKeyCreated, Balance, LedgerEntry, Plan, ShareSummary, SiteInfo, SubscriptionState } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Alert, Badge, Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Dialog, DialogContent } from "@/components/ui/dialog";
@@ -30,7 +30,7 @@ function formatDate(value: string | null | undefined, language: string): string 
 }
 
 /** Shows a newly created or rolled key once, with a copy button; it cannot be shown again. */
-function NewKeyDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose: () => void }) {
+function NewKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyCreated | null; onClose: () => void }) {
   const { t } = useTranslation();
   const [copied, setCopied] = useState(false);
   return (
@@ -56,13 +56,13 @@ function KeysPage() {
   const { t, i18n } = useTranslation();
   const [items, setItems] = useState<ApiKey[]>([]);
   const [name, setName] = useState("");
-  const [shown, setShown] = useState<ApiKey | null>(null);
+  const [shown, setShown] = useState<ApiKeyCreated | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   const reload = useCallback(() => {
     keys
       .list()
-      .then((value) => setItems(itemsOf<ApiKey>(value)))
+      .then(setItems)
       .catch((caught: unknown) => setError(errorText(caught)));
   }, []);
   useEffect(reload, [reload]);
@@ -99,7 +99,7 @@ function KeysPage() {
           <Card key={item.id} className="flex flex-wrap items-center gap-3 p-3">
             <div className="min-w-0 flex-1">
               <div className="font-medium">{item.name}</div>
-              <div className="font-mono text-xs text-muted-foreground">sk-…{item.last4}</div>
+              <div className="font-mono text-xs text-muted-foreground">{item.masked_key}</div>
               {item.expires_at && (
                 <div className="text-xs text-muted-foreground">{t("keys.expires", { date: formatDate(item.expires_at, i18n.language) })}</div>
               )}
@@ -158,8 +158,8 @@ function WalletPage() {
   const { t, i18n } = useTranslation();
   const [balance, setBalance] = useState<Balance | null>(null);
   const [ledger, setLedger] = useState<LedgerEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [info, setInfo] = useState<SiteInfo>({});
+  const [nextPage, setNextPage] = useState<number | null>(null);
+  const [info, setInfo] = useState<Partial<SiteInfo>>({});
   const [error, setError] = useState<string | null>(null);
 
   const reload = useCallback(() => {
@@ -167,8 +167,8 @@ function WalletPage() {
     billing
       .ledger()
       .then((page) => {
-        setLedger(itemsOf<LedgerEntry>(page));
-        setCursor(page?.next_cursor ?? null);
+        setLedger(page.items);
+        setNextPage(page.total > page.page * page.size ? page.page + 1 : null);
       })
       .catch(() => undefined);
   }, []);
@@ -178,10 +178,10 @@ function WalletPage() {
   }, []);
 
   const more = async () => {
-    if (!cursor) return;
-    const page = await billing.ledger(cursor);
-    setLedger((items) => [...items, ...itemsOf<LedgerEntry>(page)]);
-    setCursor(page?.next_cursor ?? null);
+    if (!nextPage) return;
+    const page = await billing.ledger(nextPage);
+    setLedger((items) => [...items, ...page.items]);
+    setNextPage(page.total > page.page * page.size ? page.page + 1 : null);
   };
 
   return (
@@ -191,7 +191,7 @@ function WalletPage() {
         <CardHeader>
           <CardDescription>{t("wallet.balance")}</CardDescription>
           <CardTitle className="text-3xl" data-testid="balance">
-            {balance ? t("wallet.points", { points: String(balance.points) }) : "…"}
+            {balance ? t("wallet.points", { points: String(balance.available) }) : "…"}
           </CardTitle>
         </CardHeader>
         {info.buy_link && /^https?:\/\//i.test(info.buy_link) && (
@@ -228,13 +228,13 @@ function WalletPage() {
                   <td className="py-1 pr-3 whitespace-nowrap">{formatDate(entry.created_at, i18n.language)}</td>
                   <td className="py-1 pr-3">{t(`ledgerKinds.${entry.kind}`, { defaultValue: entry.kind })}</td>
                   <td className="py-1 pr-3 text-right tabular-nums">{String(entry.delta)}</td>
-                  <td className="py-1">{entry.reason}</td>
+                  <td className="py-1">{entry.note}</td>
                 </tr>
               ))}
             </tbody>
           </table>
           {ledger.length === 0 && <p className="py-2 text-sm text-muted-foreground">{t("wallet.empty")}</p>}
-          {cursor && (
+          {nextPage && (
             <Button variant="ghost" size="sm" onClick={() => void more()}>
               {t("common.loadMore")}
             </Button>
@@ -263,7 +263,7 @@ function SubscriptionPage() {
   const buy = async (level: number) => {
     setMessage(null);
     try {
-      setState(await billing.buy(level, months));
+      setState((await billing.buy(level, months)).subscription);
       setMessage({ ok: true, text: t("subscription.bought") });
     } catch (caught) {
       setMessage({ ok: false, text: errorText(caught) });
@@ -306,12 +306,12 @@ function SubscriptionPage() {
         {plans.map((plan) => (
           <Card key={plan.level} className="flex flex-col">
             <CardHeader>
-              <CardTitle>{plan.name || t(LEVEL_NAMES[plan.level] ?? "levels.none")}</CardTitle>
+              <CardTitle>{t(LEVEL_NAMES[plan.level] ?? "levels.none")}</CardTitle>
               <CardDescription>{t("subscription.price", { price: String(plan.price) })}</CardDescription>
             </CardHeader>
             <CardContent className="flex flex-1 flex-col gap-2">
               <ul className="flex-1 space-y-1 text-sm">
-                {plan.items.map((item) => (
+                {(plan.items ?? []).map((item) => (
                   <li key={item.id}>
                     {item.name}{" "}
                     <Badge>{item.monthly_quota < 0 ? t("subscription.unlimited") : t("subscription.quota", { count: item.monthly_quota })}</Badge>
@@ -338,12 +338,12 @@ function SubscriptionPage() {
 
 function SharesPage() {
   const { t, i18n } = useTranslation();
-  const [items, setItems] = useState<Share[]>([]);
+  const [items, setItems] = useState<ShareSummary[]>([]);
   const [error, setError] = useState<string | null>(null);
   const reload = useCallback(() => {
     shares
       .list()
-      .then((value) => setItems(itemsOf<Share>(value)))
+      .then(setItems)
       .catch((caught: unknown) => setError(errorText(caught)));
   }, []);
   useEffect(reload, [reload]);

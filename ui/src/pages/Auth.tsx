@@ -92,7 +92,7 @@ export function RegisterPage() {
   const { signIn } = useAuth();
   const navigate = useNavigate();
   const next = useNextPath();
-  const [info, setInfo] = useState<SiteInfo>({});
+  const [info, setInfo] = useState<Partial<SiteInfo>>({});
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -157,12 +157,12 @@ export function RegisterPage() {
             id="email"
             type="email"
             autoComplete="email"
-            required={Boolean(info.email_verification)}
+            required={Boolean(info.email_verification_required)}
             value={email}
             onChange={(event) => setEmail(event.target.value)}
           />
         </div>
-        {info.email_verification && (
+        {info.email_verification_required && (
           <div className="flex items-end gap-2">
             <div className="flex-1">
               <Field id="code" label={t("auth.code")} inputMode="numeric" autoComplete="one-time-code" />

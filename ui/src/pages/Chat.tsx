@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { Share2 } from "lucide-react";
 import { chat } from "@/api/endpoints";
-import type { ChatMessage, SearchSource, UploadedFile } from "@/api/types";
+import type { ChatMessage, SearchSource, SendMessageBody, UploadedFile } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Composer } from "@/components/chat/Composer";
 import { MessageItem, messageText, Sources, type MessageAction } from "@/components/chat/MessageItem";
@@ -213,6 +213,10 @@ export function ChatPage() {
   }, [routeId, location.key, loadConversation, runStream, onEvent]);
 
   const send = (text: string, files: UploadedFile[]) => {
+    if (!user) {
+      navigate(`/login?next=${encodeURIComponent(location.pathname)}`);
+      return;
+    }
     const prefs = getPreferences();
     const localUser: ChatMessage = {
       id: `local-user-${Date.now()}`,
@@ -221,13 +225,14 @@ export function ChatPage() {
     };
     setMessages((items) => [...items, localUser]);
     setDraft("");
-    const body = {
+    const presetId = Number(searchParams.get("preset"));
+    const body: SendMessageBody = {
       text,
-      files: files.map((file) => file.id),
-      model: prefs.model,
+      file_ids: files.map((file) => file.id),
+      model: prefs.model ?? "",
       search: prefs.search,
-      preset_id: conversationId.current ? undefined : (searchParams.get("preset") ?? undefined),
-      ...requestParameters(prefs),
+      preset_id: !conversationId.current && Number.isInteger(presetId) && presetId > 0 ? presetId : null,
+      preferences: requestParameters(prefs),
     };
     void runStream((signal) => sendMessage(conversationId.current ?? "new", body, onEvent, signal));
   };
@@ -276,15 +281,17 @@ export function ChatPage() {
         case "regenerate":
           setMessages((items) => items.filter((item) => item.id !== message.id));
           void runStream((signal) =>
-            postStream(`/api/messages/${id}/regenerate`, { model: getPreferences().model, ...params }, onEvent, signal),
+            postStream(
+              `/api/messages/${id}/regenerate`,
+              { text: "", regenerate: true, model: getPreferences().model, preferences: params },
+              onEvent,
+              signal,
+            ),
           );
           break;
         case "continue":
-          setMessages((items) => items.filter((item) => item.id !== message.id));
-          void runStream(
-            (signal) => postStream(`/api/messages/${id}/continue`, { ...params }, onEvent, signal),
-            { text },
-          );
+          // The continuation arrives as a new assistant message after this one.
+          void runStream((signal) => postStream(`/api/messages/${id}/continue`, {}, onEvent, signal));
           break;
       }
     },

@@ -20,7 +20,7 @@ export default function MarketPage() {
     (model) =>
       !needle ||
       model.name.toLowerCase().includes(needle) ||
-      model.id.toLowerCase().includes(needle) ||
+      model.model.toLowerCase().includes(needle) ||
       model.tags?.some((tag) => tag.toLowerCase().includes(needle)),
   );
 
@@ -37,7 +37,7 @@ export default function MarketPage() {
       {error && <p className="text-sm text-destructive">{error}</p>}
       <div className="grid gap-3 sm:grid-cols-2">
         {shown.map((model) => {
-          const pinned = prefs.pinnedModels.includes(model.id);
+          const pinned = prefs.pinnedModels.includes(model.model);
           return (
             <Card key={model.id} className="flex gap-3 p-4">
               <div className="min-w-0 flex-1">
@@ -46,7 +46,7 @@ export default function MarketPage() {
                   {model.plus && <Badge className="border-amber-500 text-amber-600">{t("market.plus")}</Badge>}
                   {model.high_context && <Badge>{t("market.highContext")}</Badge>}
                 </div>
-                <div className="font-mono text-xs text-muted-foreground">{model.id}</div>
+                <div className="font-mono text-xs text-muted-foreground">{model.model}</div>
                 {model.description && <p className="mt-1 text-sm text-muted-foreground">{model.description}</p>}
                 <div className="mt-2 flex flex-wrap gap-1 text-xs">
                   <PriceLabel model={model} />
@@ -61,7 +61,7 @@ export default function MarketPage() {
                 aria-pressed={pinned}
                 aria-label={pinned ? t("market.unpin") : t("market.pin")}
                 title={pinned ? t("market.unpin") : t("market.pin")}
-                onClick={() => togglePin(model.id)}
+                onClick={() => togglePin(model.model)}
               >
                 {pinned ? <PinOff className="h-4 w-4" /> : <Pin className="h-4 w-4" />}
               </Button>

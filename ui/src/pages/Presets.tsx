@@ -2,26 +2,27 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { useTranslation } from "react-i18next";
 import { itemsOf, presets } from "@/api/endpoints";
-import type { Preset } from "@/api/types";
+import type { Preset, PresetCreate } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Alert, Badge, Card } from "@/components/ui/card";
 import { Dialog, DialogContent } from "@/components/ui/dialog";
 import { Input, Label, Textarea } from "@/components/ui/input";
 import { PageShell } from "./Account";
 
-type Draft = Omit<Preset, "id"> & { id?: Preset["id"] };
+type Draft = PresetCreate & { id?: Preset["id"] };
 
 function PresetEditor({ draft, onClose, onSaved }: { draft: Draft; onClose: () => void; onSaved: () => void }) {
   const { t } = useTranslation();
   const [value, setValue] = useState(draft);
   const [error, setError] = useState<string | null>(null);
-  const system = value.context?.find((message) => message.role === "system")?.content ?? "";
+  const system = String(value.context?.find((message) => message.role === "system")?.content ?? "");
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
     try {
-      const body = { ...value, context: system ? [{ role: "system", content: system }] : [] };
-      if (value.id !== undefined) await presets.update(value.id, body);
+      const { id, ...fields } = value;
+      const body = { ...fields, context: system ? [{ role: "system", content: system }] : [] };
+      if (id !== undefined) await presets.update(id, body);
       else await presets.create(body);
       onSaved();
     } catch (caught) {
@@ -73,7 +74,7 @@ function Avatar({ value }: { value?: string }) {
 }
 
 export default function PresetsPage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const navigate = useNavigate();
   const [items, setItems] = useState<Preset[]>([]);
   const [editing, setEditing] = useState<Draft | null>(null);
@@ -81,11 +82,21 @@ export default function PresetsPage() {
 
   const reload = useCallback(() => {
     presets
-      .list()
+      .list(i18n.language)
       .then((value) => setItems(itemsOf<Preset>(value)))
       .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
-  }, []);
+  }, [i18n.language]);
   useEffect(reload, [reload]);
+
+  // Built-in presets are cloned first: a conversation starts from one of the user's own presets.
+  const startChat = async (preset: Preset) => {
+    try {
+      const own = preset.builtin ? await presets.clone(preset.id, i18n.language) : preset;
+      navigate(`/?preset=${encodeURIComponent(String(own.id))}`);
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : String(caught));
+    }
+  };
 
   const act = (action: () => Promise<unknown>) =>
     void action()
@@ -95,7 +106,7 @@ export default function PresetsPage() {
   return (
     <PageShell title={t("presets.title")}>
       <div>
-        <Button onClick={() => setEditing({ name: "", avatar: "", description: "", context: [] })}>{t("presets.create")}</Button>
+        <Button onClick={() => setEditing({ name: "", avatar: "", description: "", context: [], model: null })}>{t("presets.create")}</Button>
       </div>
       {error && <Alert className="border-destructive/50 text-destructive">{error}</Alert>}
       <div className="grid gap-3 sm:grid-cols-2">
@@ -110,10 +121,10 @@ export default function PresetsPage() {
             </div>
             {preset.description && <p className="text-sm text-muted-foreground">{preset.description}</p>}
             <div className="flex flex-wrap gap-2">
-              <Button size="sm" onClick={() => navigate(`/?preset=${encodeURIComponent(String(preset.id))}`)}>
+              <Button size="sm" onClick={() => void startChat(preset)}>
                 {t("presets.use")}
               </Button>
-              <Button size="sm" variant="outline" onClick={() => act(() => presets.clone(preset.id))}>
+              <Button size="sm" variant="outline" onClick={() => act(() => presets.clone(preset.id, i18n.language))}>
                 {t("presets.clone")}
               </Button>
               {!preset.builtin && (

@@ -160,8 +160,15 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
       <Dialog open={preview !== null} onOpenChange={(open) => !open && setPreview(null)}>
         <DialogContent title={preview?.name ?? ""} className="max-w-2xl">
           {preview?.error && <p className="text-sm text-destructive">{preview.error}</p>}
-          {preview?.file?.preview ? (
-            <pre className="max-h-[60vh] overflow-auto whitespace-pre-wrap rounded-md bg-muted p-3 text-xs">{preview.file.preview}</pre>
+          {preview?.file?.warnings.map((warning) => (
+            <p key={warning} className="text-sm text-amber-600">
+              {warning}
+            </p>
+          ))}
+          {preview?.file?.text_preview ? (
+            <pre className="max-h-[60vh] overflow-auto whitespace-pre-wrap rounded-md bg-muted p-3 text-xs" data-testid="file-preview">
+              {preview.file.text_preview}
+            </pre>
           ) : (
             !preview?.error && <p className="text-sm text-muted-foreground">{t("composer.noPreview")}</p>
           )}

@@ -17,7 +17,8 @@ import { cn } from "@/lib/utils";
 export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork";
 
 /** The plain text of a message's content parts. */
-export function messageText(message: Pick<ChatMessage, "content">): string {
+export function messageText(message: Pick<ChatMessage, "content" | "text">): string {
+  if (typeof message.text === "string") return message.text;
   if (typeof message.content === "string") return message.content;
   return message.content
     .filter((part) => part.type === "text")

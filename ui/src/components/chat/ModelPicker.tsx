@@ -11,8 +11,8 @@ import { setPreferences, usePreferences } from "@/lib/prefs";
 export function PriceLabel({ model }: { model: MarketModel }) {
   const { t } = useTranslation();
   const price = model.price;
-  if (!price || price.kind === "none") return <span>{t("market.free")}</span>;
-  if (price.kind === "times") return <span>{t("market.perRequest", { points: price.per_request ?? 0 })}</span>;
+  if (!price || price.type === "none") return <span>{t("market.free")}</span>;
+  if (price.type === "times") return <span>{t("market.perRequest", { points: price.input })}</span>;
   return <span>{t("market.perToken", { input: price.input ?? 0, output: price.output ?? 0 })}</span>;
 }
 
@@ -23,17 +23,17 @@ export function ModelPicker() {
   const { models } = useMarket();
 
   const shown = useMemo(() => {
-    const pinned = models.filter((model) => prefs.pinnedModels.includes(model.id));
+    const pinned = models.filter((model) => prefs.pinnedModels.includes(model.model));
     if (pinned.length > 0) return pinned;
     const defaults = models.filter((model) => model.default);
     return defaults.length > 0 ? defaults : models;
   }, [models, prefs.pinnedModels]);
 
   useEffect(() => {
-    if (shown.length > 0 && !shown.some((model) => model.id === prefs.model)) setPreferences({ model: shown[0].id });
+    if (shown.length > 0 && !shown.some((model) => model.model === prefs.model)) setPreferences({ model: shown[0].model });
   }, [shown, prefs.model]);
 
-  const current = models.find((model) => model.id === prefs.model);
+  const current = models.find((model) => model.model === prefs.model);
   return (
     <DropdownMenu>
       <DropdownMenuTrigger asChild>
@@ -44,7 +44,7 @@ export function ModelPicker() {
       </DropdownMenuTrigger>
       <DropdownMenuContent align="start" className="max-h-80 w-72 overflow-y-auto">
         {shown.map((model) => (
-          <DropdownMenuItem key={model.id} onSelect={() => setPreferences({ model: model.id })} className="flex-col items-start">
+          <DropdownMenuItem key={model.id} onSelect={() => setPreferences({ model: model.model })} className="flex-col items-start">
             <div className="flex w-full items-center gap-2">
               <span className="truncate font-medium">{model.name}</span>
               {model.plus && <Badge className="border-amber-500 text-amber-600">{t("market.plus")}</Badge>}
