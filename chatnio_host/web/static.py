@@ -17,6 +17,16 @@ logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/v1/", "/v1beta/", "/dashboard/", "/mj/", "/health", "/ready")
 
+# The web app loads only its own scripts: no inline script, no eval. KaTeX and Mermaid output
+# needs inline styles, and model answers may show http(s) images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+HTML_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+
 
 def setup(app: FastAPI, ctx: AppContext) -> None:
     """Add the catch-all route when SERVE_STATIC is on and the build exists."""
@@ -34,5 +44,7 @@ def setup(app: FastAPI, ctx: AppContext) -> None:
             return JSONResponse(error_body(f"No route for {request.url.path}.", "not_found_error"), status_code=404)
         candidate = (root / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
-            return FileResponse(candidate)
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+            if candidate.suffix == ".html":
+                return FileResponse(candidate, headers=HTML_HEADERS)
+            return FileResponse(candidate, headers={"X-Content-Type-Options": "nosniff"})
+        return FileResponse(index, headers=HTML_HEADERS)
