@@ -154,18 +154,17 @@ class SearchService:
         if not query or target is None:
             return SearchOutcome()
 
-        settings = await self.settings()
-        provider = self.provider_for(settings)
-        if not settings.enabled or provider is None:
-            logger.info("web search skipped for model %s: no provider configured", request.model)
-            return SearchOutcome(notice=NOTICE_NOT_CONFIGURED, query=query)
-
         try:
+            settings = await self.settings()
+            provider = self.provider_for(settings)
+            if not settings.enabled or provider is None:
+                logger.info("web search skipped for model %s: no provider configured", request.model)
+                return SearchOutcome(notice=NOTICE_NOT_CONFIGURED, query=query)
             name, results = await self.search(query, settings)
-        except Exception as exc:  # noqa: BLE001 - any provider failure becomes a notice, never a failed chat
+        except Exception as exc:  # noqa: BLE001 - any search failure becomes a notice, never a failed chat
             logger.warning(
-                "web search with provider %s failed for model %s (query of %d characters): %s: %s",
-                provider.name, request.model, len(query), type(exc).__name__, exc,
+                "web search failed for model %s (query of %d characters): %s: %s",
+                request.model, len(query), type(exc).__name__, exc,
             )
             return SearchOutcome(notice=NOTICE_FAILED, query=query)
 

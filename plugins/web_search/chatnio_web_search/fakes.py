@@ -1,7 +1,7 @@
 """Fake search services on 127.0.0.1 for tests: a DuckDuckGo API and a SearXNG JSON API.
 
-Both record every request (``requests``) and answer ``GET /search`` with the ``results`` a
-test sets; ``enqueue`` scripts failures (a 500, a stalled answer) as for any ``FakeVendor``.
+Both record every request (``requests``) and respond to ``GET /search`` with the ``results`` a
+test sets. ``enqueue`` scripts failures (a 500, a stalled response) as for any ``FakeVendor``.
 """
 
 from __future__ import annotations

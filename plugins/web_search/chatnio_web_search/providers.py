@@ -94,7 +94,7 @@ async def search_duckduckgo(query: str, settings: dict[str, Any], http: httpx.As
     if isinstance(data, dict):
         data = data.get("results", [])
     if not isinstance(data, list):
-        raise ValueError(f"the DuckDuckGo API answered {type(data).__name__}, not a list of results")
+        raise ValueError(f"the DuckDuckGo API returned {type(data).__name__}, not a list of results")
     results = []
     for item in data:
         if not isinstance(item, dict):
@@ -120,7 +120,7 @@ async def search_searxng(query: str, settings: dict[str, Any], http: httpx.Async
     data = await _get_json(http, settings, params)
     items = data.get("results") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ValueError("SearXNG answered without a results list; enable the json format in its settings.yml")
+        raise ValueError("SearXNG returned no results list, so enable the json format in its settings.yml")
     results = []
     for item in items:
         if not isinstance(item, dict):
