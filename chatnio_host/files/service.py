@@ -110,8 +110,9 @@ class FileService:
         """Sniff, guard and parse one upload; return its type and the parser's result."""
         if not data:
             raise InvalidRequest(f"{filename}: the file is empty (0 bytes).", param="file", code="empty_file")
-        media_type = detect_type(
-            data, filename, max_expanded_bytes=settings.max_expanded_bytes, max_entries=settings.max_entries
+        # Sniffing decodes text and decompresses ZIP entries, so it runs off the event loop.
+        media_type = await asyncio.to_thread(
+            detect_type, data, filename, max_expanded_bytes=settings.max_expanded_bytes, max_entries=settings.max_entries
         )
         parser = self.parser_for(media_type)
         if parser is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import resource
 import time
 from typing import Any
 
@@ -138,12 +140,27 @@ async def test_zip_bombs_rejected(files_host: TestHost, alice: Account) -> None:
     bomb = samples.bomb_docx()
     lying = samples.bomb_docx_lying_sizes()
     cases = [("bomb.docx", bomb), ("bomb-lying.docx", lying), ("bomb.xlsx", bomb), ("bomb.pptx", bomb), ("bomb.doc", bomb)]
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for name, data in cases:
         started = time.monotonic()
-        response = await upload(files_host, alice, name, data)
+        health_times: list[float] = []
+
+        async def probe_health() -> None:
+            while time.monotonic() - started < 1.0:
+                probe_started = time.monotonic()
+                health = await files_host.client.get("/health")
+                assert health.status_code < 500
+                health_times.append(time.monotonic() - probe_started)
+                await asyncio.sleep(0.05)
+
+        response, _ = await asyncio.gather(upload(files_host, alice, name, data), probe_health())
         assert response.status_code == 413, (name, response.text)
         assert "expands beyond" in response.json()["error"]["message"]
         assert time.monotonic() - started < 5
+        assert health_times
+        assert max(health_times) < 1.0
+    peak_growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert peak_growth_kib < 100 * 1024
     listing = await files_host.client.get("/api/files", headers=alice.headers)
     assert listing.json()["total"] == 0
 
