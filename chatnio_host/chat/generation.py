@@ -70,7 +70,7 @@ class GenerationJob:
 
 @dataclass
 class _Answer:
-    """What the task has produced so far."""
+    """The text, reasoning, tool calls, usage and status a generation has produced so far."""
 
     text: str = ""
     reasoning: str = ""
@@ -97,7 +97,7 @@ class GenerationManager:
         self._stops: dict[str, asyncio.Event] = {}
 
     def is_running(self, key: str | int) -> bool:
-        """Whether this replica runs the generation ``key``."""
+        """Return whether this replica runs the generation ``key``."""
         task = self._tasks.get(str(key))
         return task is not None and not task.done()
 
