@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ async def uses_default_password(ctx: AppContext, user: User) -> bool:
     """Whether ``user`` is root and still has the default password (cached per password hash)."""
     if user.username != ROOT_USERNAME:
         return False
-    cache_key = _DEFAULT_CHECK_PREFIX + security.hash_api_key(user.password_hash)
+    cache_key = _DEFAULT_CHECK_PREFIX + hashlib.sha256(user.password_hash.encode()).hexdigest()
     cached = await ctx.state.get(cache_key)
     if cached is not None:
         return cached == "1"

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -18,6 +19,7 @@ from chatnio_host.auth.clientip import client_ip
 from chatnio_host.auth.keycache import KeyCache
 from chatnio_host.auth.ratelimit import RateLimiter
 from chatnio_host.auth.settings import AUTH_SECTION, MAIL_SECTION, AuthSettings, MailSettings
+from chatnio_host.db.models.auth import ApiKey
 from chatnio_host.db.models.user import ROLE_USER, User
 from chatnio_host.errors import APIError, AuthenticationFailed, PermissionDenied, RateLimited
 
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 BANNED_MESSAGE = "This account is banned. Contact the site administrator."
 _REVOKED_PREFIX = "auth:revoked-token:"
+_KEY_USED_PREFIX = "auth:api-key-used:"
+_KEY_USED_INTERVAL = 300.0
+"""Seconds between two writes of an API key's ``last_used_at``."""
 
 
 def banned_error() -> PermissionDenied:
@@ -54,10 +59,16 @@ class AuthService:
                 await work
             except APIError as exc:
                 logger.error("background %s failed: %s", description, exc.message)
+            except (SQLAlchemyError, OSError) as exc:
+                logger.error("background %s failed: %s", description, exc)
 
         task = asyncio.create_task(guarded())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _record_key_use(self, key_id: int) -> None:
+        async with self.ctx.db.transaction() as session:
+            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=self.ctx.clock.now()))
 
     async def drain(self) -> None:
         """Wait for background work such as mails still being sent."""
@@ -207,6 +218,9 @@ class AuthService:
             raise AuthenticationFailed("This API key has expired. Create or roll a key.", code="api_key_expired")
         if entry.user.banned:
             raise banned_error()
+
+        if await self.ctx.state.set(_KEY_USED_PREFIX + str(entry.key_id), "1", ttl=_KEY_USED_INTERVAL, nx=True):
+            self.spawn(self._record_key_use(entry.key_id), f"last-use update of API key {entry.key_id}")
 
         level = await resolve_level(self.ctx, entry.user)
         return Caller(

@@ -217,3 +217,12 @@ async def test_key_change_seen_by_second_replica(hosts: HostFactory) -> None:
     async with second.db.session() as session:
         stored = await session.scalar(select(ApiKey).where(ApiKey.id == created["id"]))
     assert stored is not None and stored.enabled is False
+
+
+async def test_key_use_recorded(app_host: TestHost) -> None:
+    token, created = await _user_with_key(app_host)
+    assert created["last_used_at"] is None
+    assert (await app_host.client.get("/v1/_probe", headers=bearer(created["key"]))).status_code == 200
+    await app_host.ctx.services["auth"].drain()
+    listed = (await app_host.client.get("/api/keys", headers=bearer(token))).json()
+    assert listed[0]["last_used_at"] is not None
