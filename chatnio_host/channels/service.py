@@ -89,6 +89,8 @@ class ChannelService:
         """The ``ChannelManager`` of the admin API, set by ``setup``."""
         self.probe: Any = None
         """The ``ChannelProbe`` of the admin API, set by ``setup``."""
+        self.rechecker: Any = None
+        """The ``KeyRechecker`` that tests disabled keys, set by ``setup``."""
 
     # --- cache ------------------------------------------------------------------------------
 

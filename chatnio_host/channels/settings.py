@@ -19,3 +19,12 @@ class ChannelSettings(BaseModel):
             "every channel of a tier before the next lower tier."
         ),
     )
+    key_recheck_minutes: int = Field(
+        0,
+        ge=0,
+        le=1440,
+        description=(
+            "Minutes between automatic tests of disabled keys of enabled channels; a key that passes "
+            "is enabled again. 0 turns the automatic test off."
+        ),
+    )

@@ -189,10 +189,13 @@ async def test_channel_types_listed(channel_host: TestHost, admin: dict[str, str
 
 
 async def test_strict_tiers_setting_roundtrip(channel_host: TestHost, admin: dict[str, str]) -> None:
-    assert (await channel_host.client.get("/api/admin/settings/channels", headers=admin)).json() == {"strict_tiers": False}
-    put = await channel_host.client.put("/api/admin/settings/channels", json={"strict_tiers": True}, headers=admin)
+    url = "/api/admin/settings/channels"
+    assert (await channel_host.client.get(url, headers=admin)).json() == {"strict_tiers": False, "key_recheck_minutes": 0}
+    put = await channel_host.client.put(url, json={"strict_tiers": True, "key_recheck_minutes": 30}, headers=admin)
     assert put.status_code == 200
-    assert (await channel_host.client.get("/api/admin/settings/channels", headers=admin)).json() == {"strict_tiers": True}
+    assert (await channel_host.client.get(url, headers=admin)).json() == {"strict_tiers": True, "key_recheck_minutes": 30}
+    invalid = await channel_host.client.put(url, json={"key_recheck_minutes": -1}, headers=admin)
+    assert invalid.status_code == 400
 
 
 async def test_key_encrypted_in_database(channel_host: TestHost, admin: dict[str, str]) -> None:
