@@ -1,7 +1,7 @@
 """Automatic tests of disabled keys, so a key that was revoked and fixed comes back by itself.
 
-Every replica ticks once a minute; the first to claim ``channels:recheck`` in the shared state
-(set-if-missing with a TTL of the interval) runs the check, so it runs once per interval overall.
+Every replica ticks once a minute. The check runs on the replica that claims ``channels:recheck``
+in the shared state (set-if-missing with a TTL of the interval), so it runs once per interval.
 """
 
 from __future__ import annotations

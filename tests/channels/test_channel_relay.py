@@ -1,6 +1,6 @@
 """Channels through the real relay: the official openai SDK calls /v1/chat/completions.
 
-The caller is the root admin, for whom unpriced models are free, so these tests need no prices.
+The caller is the root admin. Unpriced models are free for admins, so these tests need no prices.
 """
 
 from __future__ import annotations
