@@ -1,12 +1,13 @@
 """``RelayService``: run one canonical request end to end.
 
-The steps, in order: the ``before_relay`` hook, model resolution (the ``web-`` prefix runs the
-search service), the key's model allow-list, the candidate channels, admission through billing
-(a hold before any upstream call), the response cache, then the attempts in the scheduler's
-order until one reaches the commit point, the first content event. Nothing reaches the client
-before it, so every failure before it falls through to the next attempt or becomes one error
-with the most telling status. After it, a failure ends the stream with a ``StreamError``.
-Settlement runs exactly once when the events end, fail or are closed by a client that left.
+The steps run in this order: the ``before_relay`` hook, model resolution (the ``web-`` prefix
+runs the search service), the key's model allow-list, the candidate channels, and admission
+through billing, which takes a hold before any upstream call. Then come the response cache and
+the attempts in the scheduler's order until one reaches the commit point, the first content
+event. Nothing reaches the client before it, so every failure before it falls through to the
+next attempt or becomes one error with the most telling status. After it, a failure ends the
+stream with a ``StreamError``. Settlement runs exactly once when the events end, fail or are
+closed by a client that left.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ STATUS_CLIENT_CLOSED = "client_closed"
 
 @dataclass
 class RelayOutcome:
-    """How a relayed request ended; passed to the ``after_relay`` hook."""
+    """The end state of one relayed request, passed to the ``after_relay`` hook."""
 
     request_id: str
     model: str
@@ -177,7 +178,7 @@ class _Committed:
 
 
 class _Accounting:
-    """What one request delivered: counters, the vendor's usage, and the settlement state."""
+    """Token counters of what one request delivered, and the vendor's reported usage."""
 
     def __init__(self, prompt_estimate: int) -> None:
         self.prompt_estimate = prompt_estimate
@@ -314,7 +315,7 @@ class RelayService:
         )
 
     async def _served_to_other_group(self, group: str, model: str) -> bool:
-        """Whether a channel serves ``model`` to some group other than ``group`` (a 403, not a 503)."""
+        """Return whether a channel serves ``model`` to a group other than ``group`` (a 403, not a 503)."""
         from chatnio_host.auth.caller import GROUPS
 
         channels = self._service("channels")
@@ -488,8 +489,8 @@ class RelayService:
                         capable: Callable[[Any], bool] | None = None) -> Any:
         """Run ``call`` on each attempt in the scheduler's order until one succeeds.
 
-        Retryable failures fall through to the next attempt; a failure caused by the request is
-        passed through at once; when every attempt failed the most telling error is raised.
+        Retryable failures fall through to the next attempt. A failure caused by the request is
+        passed through at once. When every attempt failed, the most telling error is raised.
         """
         channels = self._service("channels")
         adapters = self._service("adapters") or {}
@@ -538,7 +539,7 @@ class RelayService:
                     status=429, retry_after=candidate.retry_after,
                 ))
         error = failures.final_error(model)
-        logger.warning("request %s: every attempt failed; answering %s", request_id, error.status)
+        logger.warning("request %s: every attempt failed; responding with %s", request_id, error.status)
         raise error
 
     async def _until_commit(self, adapter: Any, request: ChatRequest, target: UpstreamTarget, attempt: Any,
