@@ -40,3 +40,16 @@ async def test_upload_through_host(tmp_path: Path) -> None:
         assert response.status_code == 201, response.text
         assert response.json()["type"].endswith("presentationml.presentation")
         assert "Slide One" in response.json()["text_preview"]
+
+
+def test_cli_lists_parsers() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CHATNIO_LOAD_PLUGINS": "file_parse"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatnio_host", "plugins"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "file_parse (chatnio-file-parse" in result.stdout
+    assert "file_parsers: pdf, docx, pptx, xlsx, text, image" in result.stdout

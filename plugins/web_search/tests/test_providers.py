@@ -76,3 +76,16 @@ def test_entry_point_registers_providers() -> None:
     assert report.status == "loaded", report.reason
     assert report.distribution == "chatnio-web-search"
     assert sorted(report.registered["search_providers"]) == ["duckduckgo", "searxng"]
+
+
+def test_cli_lists_providers() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CHATNIO_LOAD_PLUGINS": "web_search"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatnio_host", "plugins"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "web_search (chatnio-web-search" in result.stdout
+    assert "search_providers: duckduckgo, searxng" in result.stdout
