@@ -112,8 +112,9 @@ async def child(args: list[str], port: int, env: dict[str, str] | None = None) -
             sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
 
 
-async def setup_host(session: aiohttp.ClientSession, host_url: str, fast_url: str, slow_url: str) -> str:
-    """Create channels, prices, a user with points and an API key; return the key."""
+async def setup_host(session: aiohttp.ClientSession, host_url: str, fast_url: str, slow_url: str,
+                     users: int) -> list[str]:
+    """Create channels, prices, and ``users`` users with points and an API key each; return the keys."""
 
     async def call(method: str, path: str, body: Any = None, token: str | None = None, expect: int = 200) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -131,19 +132,26 @@ async def setup_host(session: aiohttp.ClientSession, host_url: str, fast_url: st
                                                "keys": "sk-bench-slow", "models": [SLOW_MODEL]}, admin, 201)
     await call("PUT", "/api/admin/prices", {"rules": [
         {"type": "token", "models": [FAST_MODEL, SLOW_MODEL], "input": "0.001", "output": "0.001"}]}, admin)
-    user = await call("POST", "/api/auth/register", {"username": "bench", "password": "bench-password-1"}, None, 201)
-    await call("POST", f"/api/admin/users/{user['user']['id']}/points", {"delta": "1000000"}, admin)
-    key = await call("POST", "/api/keys", {"name": "bench"}, user["token"], 201)
-    return key["key"]
+    auth_settings = await call("GET", "/api/admin/settings/auth", None, admin)
+    auth_settings["rate_limits"]["register_per_ip"] = f"{users + 10}/minute"
+    await call("PUT", "/api/admin/settings/auth", auth_settings, admin)
+    keys = []
+    for number in range(users):
+        user = await call("POST", "/api/auth/register", {"username": f"bench{number}", "password": "bench-password-1"},
+                          None, 201)
+        await call("POST", f"/api/admin/users/{user['user']['id']}/points", {"delta": "1000000"}, admin)
+        key = await call("POST", "/api/keys", {"name": "bench"}, user["token"], 201)
+        keys.append(key["key"])
+    return keys
 
 
-async def run_load(concurrency: int, duration: float, one: Callable[[], Awaitable[bool]]) -> Measurement:
-    """Run ``one`` in ``concurrency`` loops for ``duration`` seconds."""
+async def run_load(concurrency: int, duration: float, calls: list[Callable[[], Awaitable[bool]]]) -> Measurement:
+    """Run ``concurrency`` loops for ``duration`` seconds; loop ``i`` uses ``calls[i % len(calls)]``."""
     latencies: list[float] = []
     failed = 0
     stop_at = time.perf_counter() + duration
 
-    async def worker() -> None:
+    async def worker(one: Callable[[], Awaitable[bool]]) -> None:
         nonlocal failed
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
@@ -154,7 +162,7 @@ async def run_load(concurrency: int, duration: float, one: Callable[[], Awaitabl
                 failed += 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(calls[number % len(calls)]) for number in range(concurrency)))
     return Measurement(len(latencies), failed, time.perf_counter() - started, latencies)
 
 
@@ -174,7 +182,7 @@ def chat_call(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
     return one
 
 
-async def slow_streams(session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: dict[str, Any],
+async def slow_streams(session: aiohttp.ClientSession, url: str, headers: list[dict[str, str]], body: dict[str, Any],
                        count: int, pid: int) -> tuple[int, int, int, int]:
     """Open ``count`` streams at once; return (baseline RSS, peak RSS, completed, failed)."""
     baseline = rss_kib(pid)
@@ -188,11 +196,25 @@ async def slow_streams(session: aiohttp.ClientSession, url: str, headers: dict[s
             await asyncio.sleep(0.1)
 
     sampler = asyncio.create_task(sample())
-    results = await asyncio.gather(*(chat_call(session, url, headers, body)() for _ in range(count)))
+    calls = [chat_call(session, url, headers[number % len(headers)], body)() for number in range(count)]
+    results = await asyncio.gather(*calls)
     finished.set()
     await sampler
     completed = sum(1 for result in results if result)
     return baseline, peak, completed, count - completed
+
+
+async def clear_redis(url: str) -> None:
+    """Delete the host's keys (prefix ``chatnio:``) from the benchmark's Redis database."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match="chatnio:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 def machine() -> str:
@@ -218,8 +240,8 @@ def report(args: argparse.Namespace, rows: dict[str, tuple[Measurement, Measurem
         f"Machine: {machine()}",
         f"Command: `.venv/bin/python bench/relay_bench.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
         "",
-        f"Concurrency {args.concurrency}, {args.duration:g} s per phase; the fake vendor, the host and the load "
-        "generator share the machine.",
+        f"Stack {args.stack}, log level {args.log_level}, concurrency {args.concurrency}, {args.users} users, "
+        f"{args.duration:g} s per phase; the fake vendors, the host and the load generator share the machine.",
         "",
         "| workload | direct to vendor | through the relay | relay / direct |",
         "|---|---|---|---|",
@@ -257,6 +279,15 @@ async def main_async(args: argparse.Namespace) -> str:
         "CHATNIO_LOAD_PLUGINS": "openai",
     }
     env.pop("REDIS_URL", None)
+    server_database: str | None = None
+    if args.stack == "postgresql-redis":
+        from chatnio_host.testing import POSTGRES_ADMIN_URL, REDIS_TEST_URL, create_server_database
+
+        server_database = await create_server_database(POSTGRES_ADMIN_URL)
+        env["DATABASE_URL"] = server_database
+        env["REDIS_URL"] = REDIS_TEST_URL.rsplit("/", 1)[0] + "/15"
+        await clear_redis(env["REDIS_URL"])
+        subprocess.run([CHATNIO, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     words = " ".join(f"w{number}" for number in range(args.chunks))
     try:
         async with (
@@ -268,28 +299,33 @@ async def main_async(args: argparse.Namespace) -> str:
             timeout = aiohttp.ClientTimeout(total=300)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 host_url = f"http://127.0.0.1:{host_port}"
-                key = await setup_host(session, host_url, f"http://127.0.0.1:{fast_port}",
-                                       f"http://127.0.0.1:{slow_port}")
-                relay = (host_url + "/v1/chat/completions", {"Authorization": f"Bearer {key}"})
-                direct = (f"http://127.0.0.1:{fast_port}/v1/chat/completions", {"Authorization": "Bearer sk-bench-fast"})
+                keys = await setup_host(session, host_url, f"http://127.0.0.1:{fast_port}",
+                                        f"http://127.0.0.1:{slow_port}", args.users)
+                relay = (host_url + "/v1/chat/completions", [{"Authorization": f"Bearer {key}"} for key in keys])
+                direct = (f"http://127.0.0.1:{fast_port}/v1/chat/completions",
+                          [{"Authorization": "Bearer sk-bench-fast"}])
                 plain = {"model": FAST_MODEL, "messages": [{"role": "user", "content": "hello"}]}
                 streamed = {"model": FAST_MODEL, "stream": True, "messages": [{"role": "user", "content": words}]}
 
                 rows: dict[str, tuple[Measurement, Measurement]] = {}
                 for name, body in (("non-streaming requests", plain), (f"{args.chunks}-chunk streams", streamed)):
                     results = []
-                    for url, headers in (direct, relay):
-                        await run_load(args.concurrency, min(2.0, args.duration), chat_call(session, url, headers, body))
-                        results.append(await run_load(args.concurrency, args.duration,
-                                                      chat_call(session, url, headers, body)))
-                        print(f"{name} {'direct' if url == direct[0] else 'relay'}: {results[-1].rate:.0f}/s",
-                              file=sys.stderr)
+                    for label, (url, headers) in (("direct", direct), ("relay", relay)):
+                        calls = [chat_call(session, url, header, body) for header in headers]
+                        await run_load(args.concurrency, min(2.0, args.duration), calls)
+                        results.append(await run_load(args.concurrency, args.duration, calls))
+                        print(f"{name} {label}: {results[-1].rate:.0f}/s", file=sys.stderr)
                     rows[name] = (results[0], results[1])
 
                 slow = {"model": SLOW_MODEL, "stream": True, "messages": [{"role": "user", "content": words}]}
                 memory = await slow_streams(session, relay[0], relay[1], slow, args.slow_streams, host.pid)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if server_database is not None:
+            from chatnio_host.testing import POSTGRES_ADMIN_URL, drop_server_database
+
+            await drop_server_database(POSTGRES_ADMIN_URL, server_database)
+            await clear_redis(env["REDIS_URL"])
     return report(args, rows, memory)
 
 
@@ -300,7 +336,11 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=50, help="content chunks per stream")
     parser.add_argument("--slow-streams", type=int, default=1000, help="concurrent slow streams for the RSS row")
     parser.add_argument("--slow-delay", type=float, default=0.1, help="seconds between chunks of a slow stream")
+    parser.add_argument("--users", type=int, default=32, help="users with a key each; client loops share them")
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the host under test")
+    parser.add_argument("--stack", choices=("sqlite", "postgresql-redis"), default="sqlite",
+                        help="sqlite: a SQLite file and in-process state; postgresql-redis: a temporary database on "
+                             "the local PostgreSQL (CHATNIO_TEST_POSTGRES) and Redis database 15")
     args = parser.parse_args()
     print(asyncio.run(main_async(args)))
 
