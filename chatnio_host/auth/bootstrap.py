@@ -25,7 +25,7 @@ _DEFAULT_CHECK_PREFIX = "auth:root-default-password:"
 
 
 async def uses_default_password(ctx: AppContext, user: User) -> bool:
-    """Whether ``user`` is root and still has the default password (cached per password hash)."""
+    """Return whether ``user`` is root and still has the default password (cached per password hash)."""
     if user.username != ROOT_USERNAME:
         return False
     cache_key = _DEFAULT_CHECK_PREFIX + hashlib.sha256(user.password_hash.encode()).hexdigest()

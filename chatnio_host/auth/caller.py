@@ -1,4 +1,4 @@
-"""Who is calling: the signed-in user or an API key's owner, and the group that prices and routes them."""
+"""The caller of a request (the signed-in user or an API key's owner) and its pricing and routing group."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ GROUPS: tuple[str, ...] = ("anonymous", "normal", "basic", "standard", "pro")
 class Caller:
     """The identity behind one request.
 
-    ``user`` is a snapshot detached from any session (on the relay path it may come from the
-    key cache); load the row in your own session before changing it.
+    ``user`` is a snapshot detached from any session, and on the relay path it comes from the
+    key cache. Load the row in your own session before changing it.
     """
 
     user: User
@@ -47,7 +47,7 @@ class Caller:
         return self.user.is_admin
 
     def allows_model(self, model: str) -> bool:
-        """Whether the key's allow-list admits ``model`` (always true without a list)."""
+        """Return whether the key's allow-list admits ``model`` (always true without a list)."""
         return self.allowed_models is None or model in self.allowed_models
 
 
@@ -65,7 +65,7 @@ def caller_group(user: User | None, now: dt.datetime | None = None, *, level: in
 
 
 async def resolve_level(ctx: AppContext, user: User) -> int:
-    """Return the user's active subscription level: billing's answer when billing is present."""
+    """Return the user's active subscription level, from billing when billing is present."""
     billing = ctx.services.get("billing")
     active_level = getattr(billing, "active_level", None)
     if active_level is None:

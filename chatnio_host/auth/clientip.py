@@ -52,7 +52,7 @@ def pick_client_ip(peer: str | None, forwarded_for: Iterable[str], networks: Seq
         try:
             ipaddress.ip_address(hop)
         except ValueError:
-            # A malformed hop was written by someone we do not trust: stop at the last good one.
+            # A malformed hop makes the chain untrustworthy, so fall back to the proxy's own address.
             logger.warning("ignoring malformed X-Forwarded-For hop %r from proxy %s", hop[:64], peer)
             return peer
         if not _is_trusted(hop, networks):

@@ -1,4 +1,4 @@
-"""FastAPI dependencies that say who is calling.
+"""FastAPI dependencies that authenticate the caller.
 
 * ``CurrentUser``: the signed-in ``User`` from ``Authorization: Bearer <JWT>``; 401 without one,
   403 when banned. API keys are not accepted here.

@@ -1,4 +1,4 @@
-"""API key lookups cached in the shared state, so every replica sees a change on its next request.
+"""API key lookups cached in the shared state, so every replica applies a change on its next request.
 
 An entry holds the key's own fields and a snapshot of its owner. Every change to a key or to
 its owner (ban, role, level, deletion) deletes the entries involved.
@@ -28,7 +28,7 @@ _TTL_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class CachedKey:
-    """What the relay needs to know about a key and its owner."""
+    """A cached key: its own fields and a snapshot of its owner."""
 
     key_id: int
     name: str

@@ -126,7 +126,7 @@ async def register(body: RegisterRequest, request: Request, ctx: CtxDep) -> Toke
 
 @router.post("/login")
 async def login(body: LoginRequest, request: Request, ctx: CtxDep) -> TokenOut:
-    """Sign in by username or email; a wrong username and a wrong password get the same answer."""
+    """Sign in by username or email; a wrong username and a wrong password get the same response."""
     service = _service(ctx)
     limits = (await service.auth_settings()).rate_limits
     ip = service.client_ip(request)
@@ -201,7 +201,7 @@ async def change_password(body: PasswordChange, user: CurrentUser, request: Requ
 
 @router.post("/email-code")
 async def email_code(body: CodeRequest, request: Request, ctx: CtxDep) -> CodeSent:
-    """Mail a 6-digit code. For ``reset`` the answer is the same whether or not the address has an account."""
+    """Mail a 6-digit code. For ``reset`` the response is the same whether or not the address has an account."""
     service = _service(ctx)
     settings = await service.auth_settings()
     ip = service.client_ip(request)
@@ -237,7 +237,7 @@ async def email_code(body: CodeRequest, request: Request, ctx: CtxDep) -> CodeSe
     if body.purpose == "register":
         await send_mail(mail, message)
     else:
-        # Sent in the background so a known address answers as fast as an unknown one.
+        # Sent in the background so a known address gets its response as fast as an unknown one.
         service.spawn(send_mail(mail, message), f"reset mail to {body.email}")
     return answer
 

@@ -113,7 +113,7 @@ class CodeRequest(_Strict):
 
 
 class CodeSent(BaseModel):
-    """The same answer whether or not a mail was sent, so it reveals no account."""
+    """The same response whether or not a mail was sent, so it reveals no account."""
 
     sent: bool = True
     expires_in: int = Field(description="Seconds the code stays valid.")
@@ -163,7 +163,7 @@ class TokenOut(BaseModel):
 
 
 class AuthOptions(BaseModel):
-    """What the sign-up form needs to know."""
+    """Sign-up options for the registration form."""
 
     registration_open: bool
     email_verification_required: bool
@@ -195,7 +195,7 @@ def _check_models(value: list[str] | None) -> list[str] | None:
         return None
     cleaned = sorted({item.strip() for item in value if item.strip()})
     if len(cleaned) > 500:
-        raise ValueError("an allow-list holds at most 500 models")
+        raise ValueError("an allow-list contains at most 500 models")
     return cleaned
 
 

@@ -54,7 +54,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    """Whether the hash was made with weaker parameters than the current ones."""
+    """Return whether the hash was made with weaker parameters than the current ones."""
     return _hasher.check_needs_rehash(password_hash)
 
 

@@ -173,7 +173,7 @@ class AuthService:
         logger.info("user %s signed out one session", claims.user_id)
 
     async def user_changed(self, user_id: int) -> None:
-        """Drop every cache that holds ``user_id``; call it after a change to the user commits."""
+        """Drop every cache entry that contains ``user_id``. Call it after a change to the user commits."""
         await self.keys.forget_user(user_id)
 
     # Callers

@@ -3,8 +3,8 @@
 * ``/v1``, ``/v1beta``, ``/dashboard`` and ``/mj`` are called by third-party apps with API keys, so any
   origin gets ``Access-Control-Allow-Origin: *``, never with credentials.
 * Other paths accept an origin whose host equals an ``ALLOW_ORIGINS`` entry or ends with ``.``
-  and the entry (``chat.example.com`` matches ``example.com``; ``notexample.com`` does not), or
-  any origin when the list is empty. The web app authenticates with a header, not a cookie, so
+  and the entry, so ``chat.example.com`` matches ``example.com`` but ``notexample.com`` does not.
+  An empty list accepts any origin. The web app authenticates with a header, not a cookie, so
   credentials are never allowed.
 * The ``null`` origin (sandboxed frames, ``file:`` pages) is never allowed on the web API.
   A refused origin gets no CORS headers; a refused preflight gets 403.
@@ -54,7 +54,7 @@ def _origin_host(origin: str) -> str | None:
 
 
 def origin_allowed(origin: str, hosts: Iterable[str]) -> bool:
-    """Whether a web API request from ``origin`` is allowed by the normalised ``hosts``."""
+    """Return whether the normalised ``hosts`` allow a web API request from ``origin``."""
     host = _origin_host(origin)
     if host is None:
         return False
@@ -69,7 +69,7 @@ def _is_open(path: str) -> bool:
 
 
 class CORSMiddleware:
-    """Answer preflights and add CORS headers by the rules above."""
+    """Respond to preflights and add CORS headers by the rules above."""
 
     def __init__(self, app: ASGIApp, allow_origins: Iterable[str]) -> None:
         self.app = app
@@ -108,7 +108,7 @@ class CORSMiddleware:
         cors = self._headers_for(path, origin, headers.get("access-control-request-headers"))
         if is_preflight:
             if cors is None:
-                logger.info("refused CORS preflight from origin %r for %s", origin[:200], path)
+                logger.info("rejected CORS preflight from origin %r for %s", origin[:200], path)
                 await PlainTextResponse("This origin is not allowed.", status_code=403)(scope, receive, send)
                 return
             response = PlainTextResponse("OK", status_code=200, headers={**cors, "Access-Control-Max-Age": MAX_AGE})

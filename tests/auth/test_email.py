@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
 from sqlalchemy import select, update
 
+from chatnio_host.auth.codes import CodeStore
 from chatnio_host.db.models.auth import EmailCode
 from chatnio_host.testing import TestHost
 from tests.auth.conftest import (
@@ -249,3 +251,11 @@ async def test_unreachable_smtp_reported(app_host: TestHost) -> None:
     )
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "mail_send_failed"
+
+
+async def test_concurrent_code_use_succeeds_once(app_host: TestHost) -> None:
+    store = CodeStore(app_host.db)
+    now = dt.datetime.now(dt.UTC)
+    code = await store.issue("race@example.com", "reset", now, 600)
+    results = await asyncio.gather(*(store.consume("race@example.com", "reset", code, now, 5) for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
