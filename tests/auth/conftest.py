@@ -207,7 +207,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str, **kwargs: Any) -> str:
-    """Sign in and return the token; fails the test on any other answer."""
+    """Sign in and return the token; fails the test on any other response."""
     response = await client.post("/api/auth/login", json={"username": username, "password": password}, **kwargs)
     assert response.status_code == 200, response.text
     return response.json()["token"]
@@ -221,14 +221,14 @@ async def root_token(host: TestHost) -> str:
 async def register(
     client: httpx.AsyncClient, username: str, password: str = "secret123", **fields: Any
 ) -> dict[str, Any]:
-    """Register and return the answer body; fails the test unless it is 201."""
+    """Register and return the response body; fails the test unless it is 201."""
     response = await client.post("/api/auth/register", json={"username": username, "password": password, **fields})
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def create_key(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
-    """Create an API key and return the answer, which holds the full key."""
+    """Create an API key and return the response, which contains the full key."""
     response = await client.post("/api/keys", json={"name": "test", **fields}, headers=bearer(token))
     assert response.status_code == 201, response.text
     return response.json()
