@@ -28,7 +28,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.port:
         settings.port = args.port
-    app = create_app(settings)
+    # The preflight below checks (or, on SQLite, applies) the schema before uvicorn starts, so a
+    # schema behind the code stops the command with a non-zero exit instead of a failed lifespan.
+    app = create_app(settings, check_schema_on_start=False)
     ctx = app.state.ctx
 
     async def preflight() -> None:
