@@ -144,15 +144,19 @@ function applyMermaid(root: HTMLElement, errorLabel: string, onUpdate: () => voi
     const key = `${dark ? "D" : "L"}${source}`;
     const result = mermaidCache.get(key);
     if (!result) {
-      if (!mermaidPending.has(key)) {
-        const pending = renderMermaid(source, dark).then((value) => {
-          mermaidCache.set(key, value);
-          mermaidPending.delete(key);
-          onUpdate();
-          return value;
-        });
+      let pending = mermaidPending.get(key);
+      if (!pending) {
+        pending = renderMermaid(source, dark)
+          .catch((error: unknown): MermaidResult => ({ error: error instanceof Error ? error.message : String(error) }))
+          .then((value) => {
+            mermaidCache.set(key, value);
+            mermaidPending.delete(key);
+            return value;
+          });
         mermaidPending.set(key, pending);
       }
+      // Every caller is told, not only the first: a streamed message is remounted when it is saved.
+      void pending.then(onUpdate);
       continue;
     }
     block.dataset.done = "1";
