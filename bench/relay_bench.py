@@ -183,10 +183,15 @@ def chat_call(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
 
 
 async def slow_streams(session: aiohttp.ClientSession, url: str, headers: list[dict[str, str]], body: dict[str, Any],
-                       count: int, pid: int) -> tuple[int, int, int, int]:
-    """Open ``count`` streams at once; return (baseline RSS, peak RSS, completed, failed)."""
+                       count: int, pid: int) -> tuple[int, int, int, int, int]:
+    """Open ``count`` streams at once; return (baseline RSS, peak RSS, peak open, completed, failed).
+
+    A stream counts as open from its first body bytes until its end.
+    """
     baseline = rss_kib(pid)
     peak = baseline
+    open_now = 0
+    open_peak = 0
     finished = asyncio.Event()
 
     async def sample() -> None:
@@ -195,13 +200,33 @@ async def slow_streams(session: aiohttp.ClientSession, url: str, headers: list[d
             peak = max(peak, rss_kib(pid))
             await asyncio.sleep(0.1)
 
+    async def one(header: dict[str, str]) -> bool:
+        nonlocal open_now, open_peak
+        opened = False
+        tail = b""
+        try:
+            async with session.post(url, json=body, headers=header) as response:
+                if response.status != 200:
+                    return False
+                async for chunk in response.content.iter_any():
+                    if not opened:
+                        opened = True
+                        open_now += 1
+                        open_peak = max(open_peak, open_now)
+                    tail = (tail + chunk)[-64:]
+            return tail.endswith(b"data: [DONE]\n\n")
+        except aiohttp.ClientError:
+            return False
+        finally:
+            if opened:
+                open_now -= 1
+
     sampler = asyncio.create_task(sample())
-    calls = [chat_call(session, url, headers[number % len(headers)], body)() for number in range(count)]
-    results = await asyncio.gather(*calls)
+    results = await asyncio.gather(*(one(headers[number % len(headers)]) for number in range(count)))
     finished.set()
     await sampler
     completed = sum(1 for result in results if result)
-    return baseline, peak, completed, count - completed
+    return baseline, peak, open_peak, completed, count - completed
 
 
 async def clear_redis(url: str) -> None:
@@ -234,7 +259,7 @@ def machine() -> str:
 
 
 def report(args: argparse.Namespace, rows: dict[str, tuple[Measurement, Measurement]],
-           memory: tuple[int, int, int, int]) -> str:
+           memory: tuple[int, int, int, int, int]) -> str:
     lines = [
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"Machine: {machine()}",
@@ -252,13 +277,14 @@ def report(args: argparse.Namespace, rows: dict[str, tuple[Measurement, Measurem
             d_ms, r_ms = direct.percentile(fraction) * 1000, relay.percentile(fraction) * 1000
             lines.append(f"| {name}: {label} ms | {d_ms:.1f} | {r_ms:.1f} | {r_ms / d_ms:.2f} |")
         lines.append(f"| {name}: failed | {direct.failed} | {relay.failed} | |")
-    baseline, peak, completed, failed = memory
-    per_stream = (peak - baseline) / max(1, args.slow_streams)
+    baseline, peak, open_peak, completed, failed = memory
+    per_stream = (peak - baseline) / max(1, open_peak)
     lines += [
         "",
-        f"{args.slow_streams} concurrent slow streams through the relay ({args.chunks} chunks, "
-        f"{args.slow_delay:g} s apart): host RSS {baseline / 1024:.0f} MiB before, {peak / 1024:.0f} MiB at peak, "
-        f"{per_stream:.0f} KiB per open stream; {completed} completed, {failed} failed.",
+        f"{args.slow_streams} slow streams started at once through the relay ({args.chunks} chunks, "
+        f"{args.slow_delay:g} s apart), at most {open_peak} open at the same time: host RSS "
+        f"{baseline / 1024:.0f} MiB before, {peak / 1024:.0f} MiB at peak, about {per_stream:.0f} KiB per open "
+        f"stream; {completed} completed, {failed} failed.",
     ]
     return "\n".join(lines)
 
