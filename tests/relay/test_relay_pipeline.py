@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from relay_scripted import SCRIPTS, STALL, ok
 from relay_world import (
     add_channel,
@@ -20,6 +21,7 @@ from relay_world import (
 
 from chatnio_host.channels.base import UpstreamFailure
 from chatnio_host.channels.service import cooldown_key
+from chatnio_host.db.models.channel import ChannelKey
 from chatnio_host.relay.canonical import Finish, StreamError, TextDelta, Usage, UsageEvent
 from chatnio_host.relay.estimate import count_tokens
 
@@ -99,7 +101,9 @@ async def test_status_when_every_channel_fails(open_host: Any) -> None:
             assert response.headers["content-type"] == "application/json"
             assert response.json()["error"]["type"] == error_type
             # Rate-limited keys cool down; clear them so the next case reaches both channels.
-            for key_id in range(1, 10):
+            async with host.ctx.db.session() as session:
+                key_ids = list(await session.scalars(select(ChannelKey.id)))
+            for key_id in key_ids:
                 await host.ctx.state.delete(cooldown_key(key_id))
             await host.ctx.services["channels"].invalidate()
 

@@ -299,7 +299,7 @@ async def test_upstream_secrets_never_leak(open_host: Any, caplog: Any) -> None:
     async with open_host(first_byte_timeout=1.0) as host, FakeOpenAI() as vendor:
         await set_token_price(host, ["gpt-4o-mini"], input="1", output="1")
         account = await make_account(host, points="10")
-        await openai_channel(host, vendor, retry=1)
+        channel_id = await openai_channel(host, vendor, retry=1)
         secret_text = f"failed calling {vendor.url}/v1/chat/completions with key={VENDOR_KEY} Authorization: Bearer {VENDOR_KEY}"
         error_event = sse_data({"error": {"message": secret_text, "type": "server_error", "code": "boom"}})
         vendor.enqueue(Reply.error(500, secret_text, type="server_error"))
@@ -321,9 +321,9 @@ async def test_upstream_secrets_never_leak(open_host: Any, caplog: Any) -> None:
         ignored = ("chatnio_host.testing_vendors", "aiosqlite", "sqlalchemy", "asyncpg", "aiomysql")
         product_records = [record for record in caplog.records if not record.name.startswith(ignored)]
         log_text = "\n".join(record.getMessage() + (record.exc_text or "") for record in product_records)
-        assert "channel://1" in log_text
+        assert f"channel://{channel_id}" in log_text
         for secret in (vendor.url, f"127.0.0.1:{vendor.port}", VENDOR_KEY):
             for body in bodies:
                 assert secret.encode() not in body
             assert secret not in log_text
-        assert b"channel://" in bodies[0]
+        assert f"channel://{channel_id}".encode() in bodies[0]
