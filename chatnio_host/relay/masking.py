@@ -154,11 +154,13 @@ class SecretMemory:
         with self._lock:
             known = list(self._entries.values())
         for entry in known:
-            if entry.key and entry.key in text:
+            if entry.key and any(part in text for part in _key_parts(entry.key)):
                 text = _mask_keys(text, entry.key)
-            if entry.proxy:
+            lowered = text.lower()
+            if entry.proxy and _endpoint_forms(entry.proxy)[1].lower() in lowered:
                 text = _replace_endpoint(text, entry.proxy, f"proxy://{entry.channel_id}")
-            if entry.host and entry.host.lower() in text.lower():
+                lowered = text.lower()
+            if entry.host and entry.host.lower() in lowered:
                 text = _replace_endpoint(text, entry.endpoint, f"channel://{entry.channel_id}")
         return _mask_patterns(text)
 

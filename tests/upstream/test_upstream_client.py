@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import logging
+import ssl
 import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from chatnio_host.channels.base import UpstreamFailure, UpstreamTarget
+from chatnio_host.relay import masking
 from chatnio_host.relay.upstream import AiohttpUpstream, classify_status, parse_error_body, parse_retry_after
 from chatnio_host.testing import make_settings
 from chatnio_host.testing_vendors import FakeOpenAI, Reply, chat_chunk, sse_data
@@ -312,3 +320,53 @@ async def test_logs_are_masked(upstream: AiohttpUpstream, vendor: FakeOpenAI, ca
     assert KEY not in text
     assert vendor.url not in text
     assert "channel://11" in text
+
+
+async def test_multipart_keys_masked_in_logs(upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    masking.remember(21, "https://multi.example", "appid-0001|secret-part-0002")
+    logging.getLogger("chatnio_host.channels.test").info("signing with secret-part-0002 for multi.example")
+    assert "secret-part-0002" not in caplog.text
+    assert "multi.example" not in caplog.text
+    assert "channel://21" in caplog.text
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_untrusted_tls_rejected(upstream: AiohttpUpstream, tmp_path: Path) -> None:
+    cert_path, key_path = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    endpoint = f"https://127.0.0.1:{port}"
+    target = UpstreamTarget(channel_id=8, channel_type="openai", endpoint=endpoint, key=KEY, model="m")
+    try:
+        with pytest.raises(UpstreamFailure) as caught:
+            await upstream.request("GET", endpoint + "/v1/models", target)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert caught.value.kind == "connect"
+    assert "certificate" in caught.value.message.lower()
+    assert f"127.0.0.1:{port}" not in caught.value.message
