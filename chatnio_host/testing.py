@@ -140,7 +140,8 @@ class TestHost:
 
     With no ``db`` a fresh SQLite file under ``tmp_path`` is used, with no ``state`` an in-process
     one. ``plugins`` are ``(name, object)`` pairs registered for this host only; installed entry
-    points are loaded only when ``load_entry_points`` is set.
+    points are loaded only when ``load_entry_points`` is set. The schema comes from ``create_all``,
+    or from the migrations with ``migrate``.
     """
 
     __test__ = False
@@ -155,6 +156,7 @@ class TestHost:
         state: SharedState | None = None,
         clock: Clock | None = None,
         create_schema: bool = True,
+        migrate: bool = False,
         **settings: Any,
     ) -> None:
         self.settings = make_settings(tmp_path, **settings)
@@ -165,6 +167,7 @@ class TestHost:
         self.state = state or MemoryState(prefix=f"t{secrets.token_hex(4)}:")
         self.clock = clock or Clock()
         self.create_schema = create_schema
+        self.migrate = migrate
         self.app = create_app(
             self.settings,
             plugins=self.plugin_host,
@@ -183,7 +186,11 @@ class TestHost:
         return self.app.state.ctx
 
     async def __aenter__(self) -> TestHost:
-        if self.create_schema:
+        if self.migrate:
+            from chatnio_host.db import migrate
+
+            await migrate.upgrade(self.db.engine)
+        elif self.create_schema:
             await create_tables(self.db)
         self._lifespan = self.app.router.lifespan_context(self.app)
         await self._lifespan.__aenter__()

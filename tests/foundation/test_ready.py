@@ -60,11 +60,7 @@ def local_redis(tmp_path: Path) -> Iterator[LocalRedis]:
 
 async def test_ready_follows_redis(tmp_path: Path, local_redis: LocalRedis) -> None:
     state = RedisState(f"redis://127.0.0.1:{local_redis.port}/0", prefix="ready:")
-    async with TestHost(tmp_path, state=state) as host:
-        from chatnio_host.db import migrate
-
-        await migrate.upgrade(host.db.engine)
-
+    async with TestHost(tmp_path, state=state, migrate=True) as host:
         assert (await host.client.get("/ready")).status_code == 200
 
         local_redis.stop()
