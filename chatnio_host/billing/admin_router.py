@@ -401,3 +401,14 @@ async def analytics_billing(admin: AdminUser, ctx: CtxDep) -> dict[str, Any]:
 async def analytics_user(admin: AdminUser, ctx: CtxDep) -> dict[str, int]:
     """Return users by kind: normal, api_paid and active plans per level."""
     return await analytics.user_types(ctx)
+
+
+@router.get("/analytics/breakdown")
+async def analytics_breakdown(
+    admin: AdminUser,
+    ctx: CtxDep,
+    scope: Literal["model", "user", "channel"] = "model",
+    days: int = Query(7, ge=1, le=90),
+) -> dict[str, Any]:
+    """Return requests, errors, tokens and points per model, user or channel over the last ``days`` days."""
+    return await analytics.breakdown(ctx, scope, days)

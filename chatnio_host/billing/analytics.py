@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from chatnio_host.billing.money import micro_to_cny, to_micro
+from chatnio_host.billing.money import micro_to_cny, points_json, to_micro
 from chatnio_host.billing.settings import BillingConfig
 from chatnio_host.billing.usage import site_timezone
 from chatnio_host.context import AppContext
 from chatnio_host.db.models.billing import Balance, DailyAggregate, Subscription
 from chatnio_host.db.models.user import User
 
-__all__ = ["billing_chart", "info", "model_chart", "site_chart", "user_types"]
+__all__ = ["billing_chart", "breakdown", "info", "model_chart", "site_chart", "user_types"]
 
 CENT = Decimal("0.01")
 
@@ -112,3 +112,19 @@ async def user_types(ctx: AppContext) -> dict[str, int]:
     plans = {"basic_plan": int(levels.get(1, 0)), "standard_plan": int(levels.get(2, 0)), "pro_plan": int(levels.get(3, 0))}
     normal_count = int(normal or 0)
     return {"normal": normal_count, "api_paid": max(0, total - normal_count - sum(plans.values())), **plans, "total": total}
+
+
+async def breakdown(ctx: AppContext, scope: str, count: int) -> dict[str, Any]:
+    """Return totals per model, user or channel over the last ``count`` days, largest spend first."""
+    days, zone = await _days(ctx, count)
+    totals: dict[str, dict[str, int]] = {}
+    for row in await _rows(ctx, scope, days[0], days[-1]):
+        entry = totals.setdefault(row.key, {"requests": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0, "points": 0})
+        entry["requests"] += row.requests
+        entry["errors"] += row.errors
+        entry["input_tokens"] += row.input_tokens
+        entry["output_tokens"] += row.output_tokens
+        entry["points"] += row.points
+    items = [{"key": key, **values, "points": points_json(values["points"])} for key, values in totals.items()]
+    items.sort(key=lambda item: (-totals[item["key"]]["points"], -item["requests"], item["key"]))
+    return {"scope": scope, "from": days[0].isoformat(), "to": days[-1].isoformat(), "items": items, **zone}

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatnio_host.billing.sql import insert_ignore
+from chatnio_host.billing.sql import lock_or_create
 from chatnio_host.db.models.billing import Balance, LedgerEntry
 
 __all__ = ["add_entry", "balance_of", "credit", "debit_if_available", "ensure_balance", "ledger_sum", "lock_balance"]
@@ -23,16 +23,16 @@ balances = Balance.__table__
 
 
 async def ensure_balance(session: AsyncSession, backend: str, user_id: int) -> None:
-    """Create the user's balance row (0 points) when it does not exist yet."""
-    await session.execute(insert_ignore(backend, balances, {"user_id": user_id, "available": 0, "held": 0, "used": 0}))
+    """Lock the user's balance row for the transaction, creating it (0 points) when missing."""
+    await lock_or_create(
+        session, backend, balances, (balances.c.user_id == user_id,), "available",
+        {"user_id": user_id, "available": 0, "held": 0, "used": 0},
+    )
 
 
 async def lock_balance(session: AsyncSession, backend: str, user_id: int) -> Balance:
     """Create and lock the user's balance row for the rest of the transaction, then return it."""
     await ensure_balance(session, backend, user_id)
-    await session.execute(
-        update(balances).where(balances.c.user_id == user_id).values(available=balances.c.available)
-    )
     row = await session.execute(select(balances).where(balances.c.user_id == user_id))
     record = row.one()
     return Balance(user_id=record.user_id, available=record.available, held=record.held, used=record.used)

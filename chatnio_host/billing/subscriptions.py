@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatnio_host.billing.money import cny_to_micro
 from chatnio_host.billing.settings import Plan, PlanItem, SubscriptionConfig
-from chatnio_host.billing.sql import insert_ignore
+from chatnio_host.billing.sql import insert_ignore, lock_or_create
 from chatnio_host.db.models.billing import Subscription, SubscriptionUsage
 from chatnio_host.errors import InvalidRequest
 
@@ -82,6 +82,11 @@ async def take_unit(
         return current
     if item.monthly_quota == 0:
         return None
+    # Locking the user's subscription row first serializes this user's takes, so the counter's
+    # creation and monthly rollover below never race each other.
+    await session.execute(
+        update(subscriptions).where(subscriptions.c.user_id == user_id).values(level=subscriptions.c.level)
+    )
     await session.execute(
         insert_ignore(backend, usage_table, {"user_id": user_id, "item_id": item.id, "period_start": current, "used": 0})
     )
@@ -101,6 +106,10 @@ async def take_unit(
 
 async def return_unit(session: AsyncSession, *, user_id: int, item_id: str, period: dt.datetime) -> bool:
     """Give back a unit taken in ``period``; a unit of an earlier period is not returned."""
+    # Same lock order as take_unit: the subscription row, then the counter.
+    await session.execute(
+        update(subscriptions).where(subscriptions.c.user_id == user_id).values(level=subscriptions.c.level)
+    )
     result = await session.execute(
         update(usage_table)
         .where(
@@ -128,14 +137,10 @@ async def read_usage(session: AsyncSession, *, user_id: int, plan: Plan, anchor:
 async def lock_subscription(session: AsyncSession, backend: str, user_id: int, now: dt.datetime) -> Subscription:
     """Create (level 0) and lock the user's subscription row for the transaction, then return it."""
     moment = to_seconds(now)
-    await session.execute(
-        insert_ignore(
-            backend,
-            subscriptions,
-            {"user_id": user_id, "level": 0, "started_at": moment, "expires_at": moment, "total_months": 0, "enterprise": False},
-        )
+    await lock_or_create(
+        session, backend, subscriptions, (subscriptions.c.user_id == user_id,), "level",
+        {"user_id": user_id, "level": 0, "started_at": moment, "expires_at": moment, "total_months": 0, "enterprise": False},
     )
-    await session.execute(update(subscriptions).where(subscriptions.c.user_id == user_id).values(level=subscriptions.c.level))
     row = await session.get(Subscription, user_id, populate_existing=True)
     assert row is not None
     return row

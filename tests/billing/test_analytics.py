@@ -73,6 +73,13 @@ async def test_days_follow_site_timezone(billed: TestHost) -> None:
     march = (await billed.client.get("/api/billing/usage", params={"date": "2025-03-31"}, headers=await headers_for(billed, user))).json()
     assert len(march["items"]) == 1
 
+    users = (await billed.client.get("/api/admin/analytics/breakdown", params={"scope": "user", "days": 2}, headers=admin_headers)).json()
+    assert users["items"] == [
+        {"key": str(user.id), "requests": 3, "errors": 1, "input_tokens": 12, "output_tokens": 18, "points": 0.0003}
+    ]
+    channels = (await billed.client.get("/api/admin/analytics/breakdown", params={"scope": "channel"}, headers=admin_headers)).json()
+    assert [(item["key"], item["requests"]) for item in channels["items"]] == [("3", 3)]
+
     clock.set(dt.datetime(2025, 4, 1, 16, 0, 1, tzinfo=UTC))
     later = (await billed.client.get("/api/admin/analytics/request", headers=admin_headers)).json()
     assert later["date"][0] == "3/27"

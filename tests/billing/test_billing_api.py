@@ -14,6 +14,7 @@ from aiohttp import web
 
 from billing_helpers import FakeCaller, api_key_for, available, billing, headers_for, make_user, points, set_prices
 from chatnio_host import ChannelAdapter, ChannelType, hookimpl
+from chatnio_host.clock import Clock
 from chatnio_host.relay.canonical import Finish, Usage
 from chatnio_host.testing import TestHost
 
@@ -70,10 +71,14 @@ async def test_initial_points_on_register(billed: TestHost) -> None:
     saved = await billed.client.put("/api/admin/billing/settings", json={"initial_points": "12.5"}, headers=headers)
     assert saved.json() == {"initial_points": 12.5, "usd_cny_rate": 7.3}
 
-    user = await make_user(billed)
+    billed.ctx.clock = Clock()  # PyJWT checks the token's expiry against the real time
+    registered = await billed.client.post("/api/auth/register", json={"username": "newbie1", "password": "secret-pass-1"})
+    assert registered.status_code == 201, registered.text
+    headers = {"Authorization": f"Bearer {registered.json()['token']}"}
 
-    assert await available(billed, user.id) == points("12.5")
-    ledger = (await billed.client.get("/api/billing/ledger", headers=await headers_for(billed, user))).json()
+    balance = (await billed.client.get("/api/billing/balance", headers=headers)).json()
+    assert balance["balance"] == 12.5
+    ledger = (await billed.client.get("/api/billing/ledger", headers=headers)).json()
     assert [(item["kind"], item["delta"]) for item in ledger["items"]] == [("initial", 12.5)]
 
 

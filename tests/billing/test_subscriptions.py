@@ -275,3 +275,27 @@ async def test_admin_release_and_level(billed: TestHost) -> None:
     stranger = await make_user(billed)
     refused = await billed.client.post(f"/api/admin/users/{stranger.id}/subscription/release", headers=admin_headers)
     assert refused.status_code == 400
+
+
+async def test_concurrent_units_exact(billed: TestHost) -> None:
+    import asyncio
+
+    await set_prices(billed, {"type": "times", "models": ["mj-fast"], "output": "0.5"})
+    await billed.ctx.site.put("subscription", plans({"id": "mj", "models": ["mj-fast"], "monthly_quota": 5}))
+    billed.ctx.clock.set(dt.datetime(2024, 7, 17, 23, 30, tzinfo=UTC))
+    user = await make_user(billed, points=100)
+    await subscribe(billed, user.id)
+    service = billing(billed)
+
+    # The first burst also races on the counter's creation; the second on the month's rollover.
+    for moment in (dt.datetime(2024, 7, 18, tzinfo=UTC), dt.datetime(2024, 8, 18, tzinfo=UTC)):
+        billed.ctx.clock.set(moment)
+        holds = await asyncio.gather(
+            *(service.admit(FakeCaller(user), "mj-fast", request_id=rid()) for _ in range(20))
+        )
+        assert sum(hold.subscription for hold in holds) == 5
+        assert await usage_of(billed, user, "mj") == 5
+        for hold in holds:
+            await service.settle(hold, Usage())
+
+    assert await available(billed, user.id) == points("100") - 2 * 15 * points("0.5")
