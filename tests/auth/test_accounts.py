@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
 
+from chatnio_host.clock import FixedClock
 from chatnio_host.testing import TestHost
 from tests.auth.conftest import (
     ROOT_DEFAULT,
@@ -222,3 +224,17 @@ async def test_root_password_applied_over_existing_default(hosts: HostFactory) -
     refused = await second.client.post("/api/auth/login", json={"username": "root", "password": ROOT_DEFAULT})
     assert refused.status_code == 401
     await login(second.client, "root", "Configured-Root-2")
+
+
+async def test_token_expires_by_app_clock(hosts: HostFactory) -> None:
+    clock = FixedClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    host = await hosts.start(clock=clock)
+    token = (await register(host.client, "kate", "secret123"))["token"]
+    assert (await host.client.get("/api/auth/me", headers=bearer(token))).status_code == 200
+
+    clock.advance(hours=719)
+    assert (await host.client.get("/api/auth/me", headers=bearer(token))).status_code == 200
+    clock.advance(hours=2)
+    expired = await host.client.get("/api/auth/me", headers=bearer(token))
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "invalid_token"
