@@ -25,7 +25,7 @@ __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/admin", tags=["admin-users"], dependencies=[JSONOnly])
+router = APIRouter(prefix="/api/admin", tags=["auth"], dependencies=[JSONOnly])
 
 
 class UserPage(BaseModel):

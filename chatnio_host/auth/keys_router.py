@@ -20,7 +20,7 @@ __all__ = ["MAX_KEYS_PER_USER", "router"]
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/keys", tags=["keys"], dependencies=[JSONOnly])
+router = APIRouter(prefix="/api/keys", tags=["auth"], dependencies=[JSONOnly])
 
 MAX_KEYS_PER_USER = 50
 
