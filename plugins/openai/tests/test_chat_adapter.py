@@ -145,6 +145,11 @@ async def test_blank_key_sends_no_auth_header(adapter_for, vendor) -> None:
     assert "authorization" not in vendor.requests[0].headers
 
 
+async def test_key_whitespace_trimmed(adapter_for, vendor) -> None:
+    await run_chat(adapter_for(), make_request("x"), make_target(vendor, key="k2 \r"))
+    assert vendor.requests[0].headers["authorization"] == "Bearer k2"
+
+
 async def test_endpoint_forms(adapter_for, vendor) -> None:
     adapter = adapter_for()
     for endpoint in (vendor.url, vendor.url + "/", vendor.url + "/v1", vendor.url + "/v1/chat/completions"):
