@@ -568,8 +568,8 @@ class RelayService:
                     has_content = True
                     if request.stream:
                         break
-                if has_content:
-                    deadline = loop.time() + settings.idle_timeout
+                # Any event proves the upstream is alive; from here the idle timeout applies.
+                deadline = loop.time() + settings.idle_timeout
         except TimeoutError:
             await _close_quietly(generator)
             if has_content:
@@ -608,6 +608,7 @@ class RelayService:
         keep = [] if self._service("cache") is not None else None
         loop = asyncio.get_running_loop()
         stream_deadline = loop.time() + settings.max_stream_duration
+        rest = self._read_rest(committed, request_id, stream_deadline)
         try:
             for event in committed.buffered:
                 if keep is not None:
@@ -619,7 +620,7 @@ class RelayService:
                 accounting.count(event)
 
             if not committed.finished:
-                async for event in self._read_rest(committed, request_id, stream_deadline):
+                async for event in rest:
                     if isinstance(event, StreamError) and accounting.all_finished:
                         # Every choice already has its finish reason, so only the terminator was
                         # lost (a vendor that closes without [DONE]); the answer is complete.
@@ -646,6 +647,7 @@ class RelayService:
             yield UsageEvent(usage)
         finally:
             with anyio.CancelScope(shield=True):
+                await _close_quietly(rest)
                 await _close_quietly(committed.generator)
                 usage = accounting.final_usage(complete=status == STATUS_OK)
                 latency_ms = int((time.monotonic() - started) * 1000)
