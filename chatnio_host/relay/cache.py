@@ -30,6 +30,7 @@ from chatnio_host.relay.canonical import (
     ReasoningDelta,
     StreamError,
     TextDelta,
+    TextPart,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 SECTION = "cache"
 KEY_PREFIX = "response-cache:"
 SEARCH_PREFIX = "web-"
+SEARCH_BLOCK_START = '<search_results id="'
 COMPLETE_REASONS = frozenset({"stop", "length", "tool_calls"})
 
 # Inbound fields kept in ``ChatRequest.extra`` that never change the answer.
@@ -171,6 +173,14 @@ def is_complete(events: list[Event]) -> bool:
     if not content_indexes <= set(finished):
         return False
     return all(reason in COMPLETE_REASONS for reason in finished.values())
+
+
+def _has_search_results(request: ChatRequest) -> bool:
+    return any(
+        isinstance(part, TextPart) and part.text.startswith(SEARCH_BLOCK_START)
+        for message in request.messages
+        for part in message.content
+    )
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -304,6 +314,9 @@ class ResponseCache:
             return False
         if not is_complete(events):
             logger.info("response cache did not store an incomplete answer for model %s", request.model)
+            return False
+        if _has_search_results(request):
+            # Search results carry a random nonce, so such a request never repeats exactly.
             return False
         digest = self.key(request)
         value = encode_events(events)

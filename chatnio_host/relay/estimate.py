@@ -2,7 +2,7 @@
 
 Counts use OpenAI's ``cl100k_base`` encoding from the ``bpe-openai`` package, which ships its
 merge tables with the package, so an estimate never needs the network. For other vendors'
-models the count is an estimate, and the usage record says so (``Usage.reported`` is False).
+models the count is an estimate, and the usage record marks it as one (``Usage.reported`` is False).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The OpenAI chat completions format: decode a request body, encode canonical events back.
 
 Decoding checks every field it understands and names the field in a 400 when its value is
-wrong; fields without a canonical meaning stay in ``ChatRequest.extra`` so an OpenAI-compatible
-adapter can pass them on. Encoding keeps ``choices[].index`` and ``tool_calls[].index`` as the
+invalid. Fields without a canonical meaning stay in ``ChatRequest.extra``, so an
+OpenAI-compatible adapter can pass them on. Encoding keeps ``choices[].index`` and ``tool_calls[].index`` as the
 events carry them and always shows the model name the client requested.
 """
 

@@ -1,4 +1,4 @@
-"""The README walkthrough end to end: admin set-up over HTTP, then the official openai SDK."""
+"""The walkthrough of docs/relay.md end to end: admin set-up over HTTP, then the official openai SDK."""
 
 from __future__ import annotations
 
