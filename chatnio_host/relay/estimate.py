@@ -69,18 +69,28 @@ def estimate_prompt_tokens(request: ChatRequest) -> int:
     return total
 
 
+# How far back from the end of the pending text to look for a safe cut, and how much text a
+# forced cut keeps when the window has none (a long run of CJK text or of one character).
+CUT_WINDOW = 512
+FORCED_KEEP = 256
+
+
 def _split_point(text: str) -> int:
-    """Return an index where ``text`` may be cut without changing how it tokenizes.
+    """Return an index where ``text`` may be cut for counting, looking only at its tail.
 
     ``cl100k_base`` never merges across the boundary in front of a space that follows a
-    non-space character and precedes a letter, so cutting there keeps the count exact.
+    non-space character and precedes a letter, nor after a line break, so a cut there keeps the
+    count exact. Without such a boundary in the last ``CUT_WINDOW`` characters the cut is forced,
+    which may change the count by a token or two.
     """
-    index = len(text) - 1
-    while index > 0:
-        if text[index] == " " and not text[index - 1].isspace() and index + 1 < len(text) and text[index + 1].isalpha():
+    start = max(1, len(text) - CUT_WINDOW)
+    for index in range(len(text) - 2, start - 1, -1):
+        before, here, after = text[index - 1], text[index], text[index + 1]
+        if here == " " and not before.isspace() and after.isalpha():
             return index
-        index -= 1
-    return 0
+        if before == "\n" and not here.isspace():
+            return index
+    return max(0, len(text) - FORCED_KEEP)
 
 
 class OutputCounter:

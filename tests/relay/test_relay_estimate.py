@@ -31,3 +31,15 @@ def test_counter_keeps_choices_apart() -> None:
 def test_prompt_estimate_is_positive() -> None:
     request = ChatRequest(model="m", messages=[Message(role="user", content=[TextPart("hi")])])
     assert estimate_prompt_tokens(request) == 3 + 3 + count_tokens("user") + count_tokens("hi")
+
+
+def test_counter_memory_stays_bounded() -> None:
+    counter = OutputCounter()
+    for _ in range(20_000):
+        counter.add("你好世界")
+    for _ in range(20_000):
+        counter.add("a")
+    pending = sum(len(text) for text in counter._pending.values())
+    assert pending <= 2 * 2048
+    exact = count_tokens("你好世界" * 20_000 + "a" * 20_000)
+    assert abs(counter.total() - exact) <= exact // 100
