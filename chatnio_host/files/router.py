@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -77,9 +78,10 @@ async def get_file(
 async def get_file_content(ctx: CtxDep, user: CurrentUser, file_id: str) -> Response:
     """Return the bytes of an image upload, for previews."""
     row = await _service(ctx).get(user.id, file_id, with_content=True)
-    if row.data is None:
+    if row.image_base64 is None:
         return Response(content=row.text.encode("utf-8"), media_type="text/plain; charset=utf-8")
-    return Response(content=row.data, media_type=row.media_type, headers={"X-Content-Type-Options": "nosniff"})
+    data = base64.b64decode(row.image_base64)
+    return Response(content=data, media_type=row.media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.delete("/{file_id}", status_code=204)

@@ -183,7 +183,7 @@ class FileService:
             tokens=_count_tokens(stored_text),
             pages=parsed.pages,
             warnings=list(parsed.warnings),
-            data=data if parsed.kind == "image" else None,
+            image_base64=base64.b64encode(data).decode("ascii") if parsed.kind == "image" else None,
             created_at=self.ctx.clock.now(),
         )
         async with self.ctx.db.transaction() as session:
@@ -226,7 +226,7 @@ class FileService:
         async with self.ctx.db.session() as session:
             query = select(StoredFile).where(StoredFile.id == file_id, StoredFile.user_id == user_id)
             if with_content:
-                query = query.options(undefer(StoredFile.text), undefer(StoredFile.data))
+                query = query.options(undefer(StoredFile.text), undefer(StoredFile.image_base64))
             row = await session.scalar(query)
         if row is None:
             raise NotFound(f"File {file_id!r} was not found.", param="file_id")
@@ -273,8 +273,8 @@ class FileService:
 
     def _part_for(self, row: StoredFile, settings: FileSettings, model: str, limit: int) -> Part:
         if row.kind == "image":
-            if settings.can_see_images(model) and row.data is not None:
-                return ImagePart(data=base64.b64encode(row.data).decode("ascii"), media_type=row.media_type)
+            if settings.can_see_images(model) and row.image_base64 is not None:
+                return ImagePart(data=row.image_base64, media_type=row.media_type)
             note = f"[[{row.name}]] is an image attachment, but the model {model} cannot see images."
             return AttachmentText(text=note, file_id=row.id, filename=row.name)
 

@@ -78,6 +78,7 @@ async def test_only_complete_answers_stored(open_hosts: Any) -> None:
             assert await cache.lookup(request(f"q{number}")) is None
         assert await cache.store(request("whole"), ANSWER) is True
         assert await cache.lookup(request("whole")) == ANSWER
+        assert await cache.store(request('<search_results id="abc">\nresults'), ANSWER) is False
 
 
 async def test_mode_none_and_list(open_hosts: Any) -> None:

@@ -218,10 +218,14 @@ async def test_parts_for_other_user_404(files_host: TestHost, alice: Account, bo
 async def test_image_parts_by_model(files_host: TestHost, alice: Account) -> None:
     from chatnio_host.relay.canonical import ImagePart, TextPart
 
-    response = await upload(files_host, alice, "photo.png", samples.png_bytes("hi"))
+    image = samples.png_bytes("hi")
+    response = await upload(files_host, alice, "photo.png", image)
     assert response.status_code == 201, response.text
     assert response.json()["kind"] == "image"
     file_id = response.json()["id"]
+    content = await files_host.client.get(f"/api/files/{file_id}/content", headers=alice.headers)
+    assert content.content == image
+    assert content.headers["content-type"] == "image/png"
     service = files_host.ctx.services["files"]
 
     vision = await service.parts_for(alice.id, [file_id], "gpt-4o")

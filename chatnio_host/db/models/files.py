@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,9 +14,8 @@ from chatnio_host.db.types import DateTimeUTC, utcnow
 
 __all__ = ["StoredFile"]
 
-# MySQL's TEXT and BLOB stop at 64 KB; parsed text and images need the long variants there.
+# MySQL's TEXT stops at 64 KB; parsed text and base64 images need LONGTEXT there.
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-LongBinary = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 
 class StoredFile(Base):
@@ -41,6 +40,10 @@ class StoredFile(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int | None] = mapped_column(Integer, default=None)
     warnings: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    data: Mapped[bytes | None] = mapped_column(LongBinary, default=None, deferred=True)
-    """The upload's bytes, kept for images only."""
+    image_base64: Mapped[str | None] = mapped_column(LongText, default=None, deferred=True)
+    """The image's bytes in base64, for images only.
+
+    Stored as text because aiomysql 0.2 with PyMySQL 1.1 fails to bind ``bytes`` parameters.
+    NOTE: MariaDB's default ``max_allowed_packet`` (16 MB) rejects images whose base64 is larger.
+    """
     created_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(), default=utcnow)

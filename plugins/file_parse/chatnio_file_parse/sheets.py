@@ -55,6 +55,8 @@ def parse_xlsx(data: bytes, filename: str) -> ParsedFile:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # NOTE: the full (not read-only) mode is needed for merged ranges; it keeps every cell in memory,
+    # so the host's cap on expanded ZIP size is what bounds the memory a workbook can take.
     try:
         workbook = load_workbook(io.BytesIO(data), data_only=True, read_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:

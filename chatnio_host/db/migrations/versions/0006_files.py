@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('tokens', sa.Integer(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=True),
     sa.Column('warnings', sa.JSON(), nullable=False),
-    sa.Column('data', sa.LargeBinary().with_variant(mysql.LONGBLOB(), 'mysql', 'mariadb'), nullable=True),
+    sa.Column('image_base64', sa.Text().with_variant(mysql.LONGTEXT(), 'mysql', 'mariadb'), nullable=True),
     sa.Column('created_at', chatnio_host.db.types.DateTimeUTC(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_files_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_files'))
