@@ -87,7 +87,7 @@ def classify_status(status: int, *, type: str | None = None, code: str | None = 
     if markers & _CONTENT_POLICY_CODES:
         return "request"
     if status == 429 and "insufficient_quota" in markers:
-        # OpenAI answers 429 insufficient_quota when the account behind the key has no credit.
+        # OpenAI returns 429 insufficient_quota when the account behind the key has no credit.
         return "auth"
     if status in _AUTH_STATUSES:
         return "auth"
@@ -150,7 +150,7 @@ class AiohttpStream:
         self.event_count = 0
 
     async def read(self, limit: int = MAX_ERROR_BODY_BYTES) -> bytes:
-        """Read the whole body (an error answer), keeping at most ``limit`` bytes of it (64 KiB)."""
+        """Read the whole body (an error response), keeping at most ``limit`` bytes of it (64 KiB)."""
         settings = self._upstream.settings
         chunks: list[bytes] = []
         size = 0
@@ -325,7 +325,7 @@ class AiohttpUpstream:
                 return await self.session.request(method, url, headers=request_headers, params=params, data=data,
                                                   proxy=proxy, allow_redirects=False)
         except TimeoutError:
-            message = (f"channel://{target.channel_id} did not answer within first_byte_timeout "
+            message = (f"channel://{target.channel_id} did not respond within first_byte_timeout "
                        f"({self.settings.first_byte_timeout:g} s).")
             logger.warning("channel %s: %s", target.channel_id, message)
             raise UpstreamFailure("timeout", message) from None
@@ -347,7 +347,7 @@ class AiohttpUpstream:
 
     async def request(self, method: str, url: str, target: UpstreamTarget, *, headers: dict[str, str] | None = None,
                       json: Any = None, params: dict[str, str] | None = None, data: Any = None) -> UpstreamResponse:
-        """Send one request and read the whole answer (at most 64 MiB)."""
+        """Send one request and read the whole response body (at most 64 MiB)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         response = await self._send(method, url, target, started, headers=headers, json=json, params=params,
@@ -369,12 +369,12 @@ class AiohttpUpstream:
             return UpstreamResponse(status=response.status, headers=_lower_headers(response.headers),
                                     body=b"".join(chunks))
         except TimeoutError:
-            message = f"channel://{target.channel_id} stopped sending its answer (idle_timeout {self.settings.idle_timeout:g} s)."
+            message = f"channel://{target.channel_id} stopped sending its response (idle_timeout {self.settings.idle_timeout:g} s)."
             logger.warning("channel %s: %s", target.channel_id, message)
             raise UpstreamFailure("timeout", message, status=response.status) from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
             reason = self.sanitize(str(exc) or type(exc).__name__, target)
-            logger.warning("channel %s: reading the answer failed: %s", target.channel_id, reason)
+            logger.warning("channel %s: reading the response failed: %s", target.channel_id, reason)
             raise UpstreamFailure("connect", f"The connection to channel://{target.channel_id} broke: {reason}",
                                   status=response.status) from exc
         finally:
@@ -396,14 +396,14 @@ class AiohttpUpstream:
     def failure_from_status(self, status: int, message: str, target: UpstreamTarget, *,
                             headers: dict[str, str] | None = None, type: str | None = None, code: str | None = None,
                             param: str | None = None) -> UpstreamFailure:
-        """Classify an HTTP error answer into an ``UpstreamFailure`` with a sanitised message.
+        """Classify an HTTP error response into an ``UpstreamFailure`` with a sanitised message.
 
         401/402/403 and OpenAI's 429 ``insufficient_quota`` are ``auth``, 404 ``not_found``,
         429 ``rate_limit`` (with ``Retry-After``), 400/413/422 and content-policy codes
         ``request``, everything else (408, 5xx) ``server``.
         """
         kind = classify_status(status, type=type, code=code)
-        text = self.sanitize(message, target).strip() or f"The upstream answered HTTP {status} without a message."
+        text = self.sanitize(message, target).strip() or f"The upstream returned HTTP {status} without a message."
         retry_after = parse_retry_after(headers) if kind == "rate_limit" else None
         logger.warning("channel %s: upstream HTTP %s (%s, type=%s, code=%s): %s", target.channel_id, status, kind,
                        type, code, text)

@@ -190,9 +190,9 @@ class OpenAIAdapter(ChannelAdapter):
 
         if not state.done and not state.finished:
             if not state.content:
-                raise UpstreamFailure("invalid", f"channel://{target.channel_id} ended its stream without an answer.")
+                raise UpstreamFailure("invalid", f"channel://{target.channel_id} ended its stream without a response.")
             logger.warning("channel %s: stream ended without a finish reason or [DONE]", target.channel_id)
-            yield StreamError(f"The stream of channel://{target.channel_id} ended before the answer was complete.",
+            yield StreamError(f"The stream of channel://{target.channel_id} ended before the response was complete.",
                               type="upstream_error", code="incomplete_stream")
 
     def chat_body(self, request: ChatRequest, model: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -226,19 +226,19 @@ class OpenAIAdapter(ChannelAdapter):
                 yield event
 
     async def _whole_answer(self, stream: Any, target: UpstreamTarget) -> list[Event]:
-        """Read a vendor's JSON answer to a streamed request (some vendors ignore ``stream``)."""
+        """Read a vendor's JSON response to a streamed request (some vendors ignore ``stream``)."""
         raw = await stream.read(MAX_JSON_ANSWER_BYTES)
         try:
             completion = json.loads(raw)
         except ValueError:
             completion = None
         if not isinstance(completion, dict):
-            raise UpstreamFailure("invalid", f"channel://{target.channel_id} answered with a body that is not JSON.")
+            raise UpstreamFailure("invalid", f"channel://{target.channel_id} returned a body that is not JSON.")
         if completion.get("error") and not completion.get("choices"):
             raise self._stream_failure(completion["error"], target)
         events = list(completion_events(completion))
         if not events:
-            raise UpstreamFailure("invalid", f"channel://{target.channel_id} answered without any choices.")
+            raise UpstreamFailure("invalid", f"channel://{target.channel_id} returned no choices.")
         return events
 
     def _stream_failure(self, error: Any, target: UpstreamTarget) -> UpstreamFailure:
@@ -269,16 +269,16 @@ class OpenAIAdapter(ChannelAdapter):
             raise self._failure(response.status, response.body, target, response.headers)
         answer = response.json()
         if not isinstance(answer, dict):
-            raise UpstreamFailure("invalid", f"channel://{target.channel_id} answered {operation} with a "
+            raise UpstreamFailure("invalid", f"channel://{target.channel_id} returned {operation} as a "
                                              "JSON value that is not an object.", status=response.status)
         return answer
 
     async def embeddings(self, body: dict[str, Any], target: UpstreamTarget) -> dict[str, Any]:
-        """Return the vendor's embeddings answer for an OpenAI-shaped body."""
+        """Return the vendor's embeddings response for an OpenAI-shaped body."""
         return await self._json_call("POST", "embeddings", target, {**body, "model": target.model or body.get("model")})
 
     async def images(self, body: dict[str, Any], target: UpstreamTarget) -> dict[str, Any]:
-        """Return the vendor's image generation answer for an OpenAI-shaped body."""
+        """Return the vendor's image generation response for an OpenAI-shaped body."""
         return await self._json_call("POST", "images/generations", target,
                                      {**body, "model": target.model or body.get("model")})
 
@@ -287,7 +287,7 @@ class OpenAIAdapter(ChannelAdapter):
         answer = await self._json_call("GET", "models", target, None)
         data = answer.get("data")
         if not isinstance(data, list):
-            raise UpstreamFailure("invalid", f"channel://{target.channel_id} answered /models without a data list.")
+            raise UpstreamFailure("invalid", f"channel://{target.channel_id} returned /models without a data list.")
         return [str(item["id"]) for item in data if isinstance(item, dict) and item.get("id")]
 
 

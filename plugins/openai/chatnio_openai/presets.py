@@ -90,7 +90,7 @@ def preset_channel_type(preset: dict[str, Any], source: str = "presets.json") ->
 
 
 def read_preset_file(path: Path) -> list[dict[str, Any]]:
-    """Read a JSON or YAML file that holds a list of presets."""
+    """Read a JSON or YAML file that contains a list of presets."""
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
