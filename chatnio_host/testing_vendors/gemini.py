@@ -32,8 +32,8 @@ from chatnio_host.testing_vendors.server import FakeVendor, RecordedRequest, Rep
 
 __all__ = ["FakeGemini", "gemini_chunk", "gemini_error", "gemini_sse", "THOUGHT_SIGNATURE"]
 
-THOUGHT_SIGNATURE = "CiQBVKhc7fakeThoughtSignature"
-"""The signature the fake puts on the first part after its thoughts."""
+THOUGHT_SIGNATURE = "ZmFrZS10aG91Z2h0LXNpZ25hdHVyZS0wMQ=="
+"""The signature (base64, as Gemini sends it) the fake puts on its function call after thoughts."""
 
 SCHEMA_KEYWORDS = frozenset({
     "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties",
@@ -182,7 +182,8 @@ class FakeGemini(FakeVendor):
     def _answer_parts(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         thinking = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
-        if thinking.get("includeThoughts"):
+        include_thoughts = thinking.get("includeThoughts") or thinking.get("include_thoughts")
+        if include_thoughts:
             parts.append({"text": "Thinking it over.", "thought": True})
         last = body["contents"][-1]
         responses = [part["functionResponse"] for part in last.get("parts") or [] if "functionResponse" in part]
@@ -194,7 +195,7 @@ class FakeGemini(FakeVendor):
         declaration = self._chosen_function(body)
         if declaration is not None:
             call: dict[str, Any] = {"functionCall": {"name": declaration["name"], "args": {"text": user_text}}}
-            if thinking.get("includeThoughts"):
+            if include_thoughts:
                 call["thoughtSignature"] = THOUGHT_SIGNATURE
             parts.append(call)
             return parts

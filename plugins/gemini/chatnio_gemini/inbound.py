@@ -27,6 +27,33 @@ __all__ = ["decode_generate_request", "json_schema_from_gemini"]
 
 _PASS_THROUGH = ("safetySettings", "cachedContent", "labels")
 
+# Fields whose object keys are user data (function arguments, schema property names), so
+# ``camelize`` leaves their keys as they are.
+_FREE_FORM = frozenset({"args", "response", "labels", "parametersJsonSchema", "responseJsonSchema"})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def camelize(value: Any) -> Any:
+    """Return ``value`` with snake_case field names in lowerCamelCase, as Google's JSON parser accepts both."""
+    if isinstance(value, list):
+        return [camelize(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _camel(key) if "_" in key else key
+        if name in _FREE_FORM:
+            result[name] = item
+        elif name == "properties" and isinstance(item, dict):
+            result[name] = {prop: camelize(schema) for prop, schema in item.items()}
+        else:
+            result[name] = camelize(item)
+    return result
+
 
 def _invalid(param: str, expected: str, value: Any) -> InvalidRequest:
     kind = type(value).__name__ if value is not None else "null"
@@ -37,6 +64,7 @@ def decode_generate_request(body: Any, model: str, *, stream: bool) -> ChatReque
     """Decode a ``generateContent`` body for ``model``; raise ``InvalidRequest`` naming the bad field."""
     if not isinstance(body, dict):
         raise _invalid("body", "a JSON object", body)
+    body = camelize(body)
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise InvalidRequest("* GenerateContentRequest.contents: contents is not specified", param="contents")
