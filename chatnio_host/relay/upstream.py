@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """Largest non-streamed upstream body read into memory (generated images can be several MB)."""
 
+DRAIN_SECONDS = 0.05
+DRAIN_BYTES = 64 * 1024
+"""Limits on reading the rest of a body after the caller stopped, to keep its connection."""
+
 MAX_ERROR_BODY_BYTES = 64 * 1024
 """Largest error body kept from a failed stream; the rest is dropped."""
 
@@ -234,6 +238,26 @@ class AiohttpStream:
         logger.warning("channel %s: %s", self._target.channel_id, message)
         return UpstreamFailure("invalid", message, status=self.status)
 
+    async def drain(self) -> None:
+        """Read what little is left of a body the caller stopped reading (the terminator after ``[DONE]``).
+
+        The connection goes back to the pool only when the body ends within ``DRAIN_SECONDS`` and
+        ``DRAIN_BYTES``; a vendor that holds the socket open after its last event is cut off.
+        """
+        if self.complete:
+            return
+        remaining = DRAIN_BYTES
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while remaining > 0:
+                    chunk = await self._response.content.readany()
+                    if not chunk:
+                        self.complete = True
+                        return
+                    remaining -= len(chunk)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return
+
     def close(self) -> None:
         """Release a fully read connection to the pool, or close an unfinished one."""
         if self.complete:
@@ -262,10 +286,13 @@ class _StreamContext:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._stream is not None:
-            if not self._stream.complete:
-                logger.debug("channel %s: closing an unfinished upstream stream", self._target.channel_id)
-            self._stream.close()
+        if self._stream is None:
+            return
+        if exc_type is None and not self._stream.complete:
+            await self._stream.drain()
+        if not self._stream.complete:
+            logger.debug("channel %s: closing an unfinished upstream stream", self._target.channel_id)
+        self._stream.close()
 
 
 class AiohttpUpstream:

@@ -412,3 +412,10 @@ async def test_tool_call_round_trip_with_echo(adapter_for, vendor) -> None:
     deltas = [event for event in events if isinstance(event, ToolCallDelta)]
     assert deltas[0].name == "lookup"
     assert json.loads("".join(delta.arguments for delta in deltas)) == {"text": "weather"}
+
+
+async def test_connection_reused_after_done(adapter_for, vendor) -> None:
+    adapter = adapter_for()
+    for _ in range(3):
+        await run_chat(adapter, make_request("x"), make_target(vendor))
+    assert vendor.connection_count == 1
