@@ -6,6 +6,7 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel, Field
 
 from chatnio_host.auth.deps import AdminUser, CurrentUser, JSONOnly
 from chatnio_host.deps import CtxDep
@@ -41,6 +42,21 @@ async def upload_file(
             param="file",
         )
     view = await service.upload(user.id, file.filename, data, model=model)
+    return service.as_dict(view)
+
+
+class FetchRequest(BaseModel):
+    """A link to a file to attach, and the model it is for."""
+
+    url: str = Field(min_length=1, max_length=4096)
+    model: str | None = None
+
+
+@router.post("/fetch", status_code=201, dependencies=[JSONOnly])
+async def fetch_file(ctx: CtxDep, user: CurrentUser, body: FetchRequest) -> dict[str, Any]:
+    """Download a file from a public link and store it like an upload."""
+    service = _service(ctx)
+    view = await service.upload_from_url(user.id, body.url, model=body.model)
     return service.as_dict(view)
 
 

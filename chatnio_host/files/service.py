@@ -16,6 +16,7 @@ from sqlalchemy.orm import undefer
 
 from chatnio_host.db.models.files import StoredFile
 from chatnio_host.errors import APIError, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from chatnio_host.files.fetch import fetch_url
 from chatnio_host.files.settings import SECTION, FileSettings
 from chatnio_host.files.sniff import TYPE_LABELS, detect_type
 from chatnio_host.files.text import truncate_text
@@ -190,6 +191,15 @@ class FileService:
             session.add(row)
         logger.info("user %s uploaded file %s (%s, %d bytes, %d characters)", user_id, row.id, media_type, row.size, row.chars)
         return self.view(row, settings, model=model, text=stored_text)
+
+    async def upload_from_url(self, user_id: int, url: str, *, model: str | None = None) -> FileView:
+        """Download the file at ``url`` (public addresses only, unless allow-listed) and store it."""
+        settings = await self.settings()
+        fetched = await fetch_url(
+            url, max_bytes=settings.max_bytes, timeout=settings.fetch_timeout, allow_hosts=settings.fetch_allow_hosts
+        )
+        logger.info("user %s fetched %d bytes from a link for upload", user_id, len(fetched.data))
+        return await self.upload(user_id, fetched.filename, fetched.data, model=model)
 
     def view(self, row: StoredFile, settings: FileSettings, *, model: str | None, text: str | None = None,
              include_text: bool = False) -> FileView:

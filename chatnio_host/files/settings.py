@@ -52,6 +52,11 @@ class FileSettings(BaseModel):
     )
     max_entries: int = Field(5_000, ge=1, description="Most entries a ZIP-based file may contain.")
     parse_timeout: float = Field(60.0, gt=0, description="Seconds a parser may run before the upload fails.")
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to download a file attached by link.")
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names that links may point at even when they resolve to private or loopback addresses.",
+    )
 
     def is_high_context(self, model: str) -> bool:
         """Return whether ``model`` receives up to ``max_chars`` of each file."""
