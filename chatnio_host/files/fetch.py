@@ -147,12 +147,12 @@ async def fetch_url(url: str, *, max_bytes: int, timeout: float, allow_hosts: li
                         return FetchedFile(data=data, filename=_filename(current), url=current)
                 raise InvalidRequest(f"The link from {host} redirected more than {MAX_REDIRECTS} times.", param="url")
     except UnsafeAddress as exc:
-        logger.warning("fetch refused: %s", exc)
+        logger.warning("fetch rejected: %s", exc)
         raise _refused(exc.host) from exc
     except aiohttp.ClientConnectorError as exc:
         cause: Any = exc.__cause__ or getattr(exc, "os_error", None)
         if isinstance(cause, UnsafeAddress):
-            logger.warning("fetch refused: %s", cause)
+            logger.warning("fetch rejected: %s", cause)
             raise _refused(cause.host) from exc
         logger.warning("fetch of host %s failed: %s", host, exc)
         raise InvalidRequest(f"Connecting to {host} to fetch the link failed.", param="url") from exc

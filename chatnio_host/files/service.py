@@ -39,7 +39,7 @@ PARSE_CONCURRENCY = 2
 
 @dataclass
 class FileView:
-    """What the API returns for one file; ``text`` is filled only when asked for."""
+    """The API view of one file; ``text`` is set only when the caller requests it."""
 
     id: str
     name: str
@@ -136,7 +136,7 @@ class FileService:
             except TimeoutError as exc:
                 logger.warning("parser %s timed out on %s", parser.name, filename)
                 raise InvalidRequest(
-                    f"{filename}: reading the file took longer than {settings.parse_timeout:g} seconds.",
+                    f"{filename}: parsing the file timed out after {settings.parse_timeout:g} seconds.",
                     param="file",
                     code="parse_timeout",
                     status=422,
