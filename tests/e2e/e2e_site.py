@@ -75,6 +75,7 @@ class LiveSite:
             self._ready.set()
 
     async def _main(self) -> None:
+        import chatnio_file_parse
         import chatnio_openai
         import uvicorn
 
@@ -87,7 +88,12 @@ class LiveSite:
         self._stop = asyncio.Event()
         self.vendor = FakeOpenAI()
         await self.vendor.start()
-        host = TestHost(self.tmp_path, plugins=[("openai", chatnio_openai)], serve_static=True, static_dir=str(DIST))
+        host = TestHost(
+            self.tmp_path,
+            plugins=[("openai", chatnio_openai), ("file_parse", chatnio_file_parse)],
+            serve_static=True,
+            static_dir=str(DIST),
+        )
         try:
             async with host:
                 ctx = host.ctx

@@ -175,7 +175,11 @@ def test_upload_docx_and_ask(site: LiveSite, watched: PageWatch, tmp_path: Any) 
     chip.wait_for()
     page.wait_for_function("() => !document.querySelector('[data-testid=attachment-chip]').textContent.includes('%')")
     chip.get_by_text("notes.docx").click()
-    page.get_by_test_id("file-preview").get_by_text("PINEAPPLE", exact=False).wait_for()
+    try:
+        page.get_by_test_id("file-preview").get_by_text("PINEAPPLE", exact=False).wait_for()
+    except Exception:
+        page.screenshot(path="/tmp/dbg/upload.png")
+        raise
     page.keyboard.press("Escape")
 
     send(page, "What fruit does the file mention?")
@@ -222,11 +226,11 @@ def test_chinese_chat_page_has_no_english(site: LiveSite, watched: PageWatch) ->
     chrome = page.evaluate(
         """() => {
             const clone = document.body.cloneNode(true);
-            const skip = '[data-testid="message"], [data-testid="conversation-item"], [data-testid="user-menu"],'
+            const skip = '[data-testid="message"], [data-testid="conversation-item"], [data-testid="user-menu"], [data-testid="chat-title"],'
               + ' [data-testid="model-picker"], select option, script, style';
             clone.querySelectorAll(skip).forEach((node) => node.remove());
             const labels = [...document.querySelectorAll('[aria-label], [placeholder], [title]')]
-              .filter((node) => !node.closest('[data-testid="message"]'))
+              .filter((node) => !node.closest('[data-testid="message"], [data-testid="conversation-item"]'))
               .flatMap((node) => [node.getAttribute('aria-label'), node.getAttribute('placeholder'), node.getAttribute('title')]);
             return clone.innerText + '\\n' + labels.filter(Boolean).join('\\n');
         }"""

@@ -32,7 +32,8 @@ export function Layout() {
   const [drawerOpen, setDrawerOpen] = useState(false);
   const location = useLocation();
 
-  useEffect(() => setDrawerOpen(false), [location.pathname]);
+  // Any navigation, also to the page already shown, closes the drawer.
+  useEffect(() => setDrawerOpen(false), [location.key]);
 
   return (
     <div className="flex h-full">

@@ -341,7 +341,9 @@ export function ChatPage() {
   return (
     <div className="flex h-full flex-col">
       <div className="flex h-12 shrink-0 items-center gap-2 border-b border-border px-3">
-        <h1 className="min-w-0 flex-1 truncate text-sm font-medium">{title || t("chat.newChat")}</h1>
+        <h1 className="min-w-0 flex-1 truncate text-sm font-medium" data-testid="chat-title">
+          {title || t("chat.newChat")}
+        </h1>
         {selecting ? (
           <>
             <span className="text-xs text-muted-foreground">{t("share.selected", { count: selected.size })}</span>
