@@ -12,10 +12,11 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import SchemaError
 
+from chatnio_host.channels.base import UpstreamFailure
 from chatnio_host.errors import InvalidRequest
 from chatnio_host.relay.canonical import Tool
 
-__all__ = ["EMPTY_OBJECT_SCHEMA", "tool_parameters"]
+__all__ = ["EMPTY_OBJECT_SCHEMA", "request_failure", "tool_parameters"]
 
 EMPTY_OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -52,3 +53,12 @@ def tool_parameters(tool: Tool, index: int) -> dict[str, Any]:
         raise InvalidRequest(message, param=param) from exc
     schema.setdefault("properties", {})
     return schema
+
+
+def request_failure(error: InvalidRequest) -> UpstreamFailure:
+    """Return an adapter's conversion error as a ``request`` failure.
+
+    The relay passes such a failure to the client as a 400 without trying another channel,
+    whereas any other exception from an adapter counts as a broken attempt and falls through.
+    """
+    return UpstreamFailure("request", error.message, status=400, type="invalid_request_error", param=error.param)

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
+from chatnio_host.errors import InvalidRequest
 from chatnio_host.relay.canonical import ChatRequest, Event, StreamError
+from chatnio_host.relay.tool_schema import request_failure
 
 from chatnio_claude.request import DEFAULT_MAX_TOKENS, build_messages_body
 from chatnio_claude.response import MessageDecoder, failure_kind
@@ -76,9 +78,12 @@ class ClaudeAdapter(ChannelAdapter):
         """Send ``request`` and yield canonical events, streaming from Anthropic when the client streams."""
         settings = target.settings or {}
         default_max_tokens = int(settings.get("default_max_tokens") or DEFAULT_MAX_TOKENS)
-        body = build_messages_body(
-            request, target.model, stream=request.stream, default_max_tokens=default_max_tokens
-        )
+        try:
+            body = build_messages_body(
+                request, target.model, stream=request.stream, default_max_tokens=default_max_tokens
+            )
+        except InvalidRequest as error:
+            raise request_failure(error) from error
         url = messages_url(target.endpoint)
         headers = self.headers(target, request)
         logger.debug("claude request to channel %s model %s stream=%s", target.channel_id, target.model, request.stream)

@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
+from chatnio_host.errors import InvalidRequest
 from chatnio_host.relay.canonical import ChatRequest, Event, StreamError
+from chatnio_host.relay.tool_schema import request_failure
 
 from chatnio_gemini.request import build_generate_body
 from chatnio_gemini.response import ResponseDecoder, failure_kind
@@ -69,7 +71,10 @@ class GeminiAdapter(ChannelAdapter):
     async def chat(self, request: ChatRequest, target: UpstreamTarget) -> AsyncIterator[Event]:
         """Send ``request`` and yield canonical events, streaming when the client streams."""
         settings = target.settings or {}
-        body = build_generate_body(request)
+        try:
+            body = build_generate_body(request)
+        except InvalidRequest as error:
+            raise request_failure(error) from error
         if settings.get("safety_settings") and "safetySettings" not in body:
             body["safetySettings"] = settings["safety_settings"]
         version = str(settings.get("api_version") or "v1beta")
