@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,7 +81,6 @@ class Hold:
     item_id: str | None = None
     period_start: dt.datetime | None = None
     created_at: dt.datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def subscription(self) -> bool:

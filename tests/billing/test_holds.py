@@ -249,3 +249,42 @@ async def test_duplicate_request_id_rejected(billed: TestHost) -> None:
     assert await available(billed, user.id) == points("0.9")
     await service.settle(hold, Usage())
     assert await available(billed, user.id) == points("0.9")
+
+
+async def test_mixed_concurrent_changes_balance(billed: TestHost) -> None:
+    await set_prices(billed, TOKEN_RULE, {"type": "times", "models": ["one"], "output": "1"})
+    user = await make_user(billed, points=50)
+    admin = await make_user(billed, admin=True)
+    service = billing(billed)
+    codes = await service.generate_redeem_codes(name="mixed", points=points("2"), count=10, actor_id=admin.id)
+
+    async def request(index: int) -> None:
+        model = "one" if index % 2 else "tok"
+        try:
+            hold = await service.admit(FakeCaller(user), model, estimated_input_tokens=100, request_id=rid())
+        except InsufficientQuota:
+            return
+        if index % 3 == 0:
+            await service.release(hold)
+        else:
+            await service.settle(hold, Usage(input_tokens=123, output_tokens=78))
+
+    async def top_up(code: str) -> None:
+        await service.redeem(user.id, code)
+
+    async def adjust(index: int) -> None:
+        await service.adjust_points(user.id, actor_id=admin.id, delta=Decimal(index), set_to=None, reason="mixed")
+
+    await asyncio.gather(
+        *(request(index) for index in range(60)),
+        *(top_up(code) for code in codes),
+        *(adjust(index) for index in range(5)),
+    )
+
+    await check_ledger(billed)
+    balance = await service.balance(user.id)
+    assert balance.held == 0
+    async with billed.ctx.db.session() as session:
+        charged = await session.scalar(select(func.coalesce(func.sum(UsageRecord.points), 0)).where(UsageRecord.user_id == user.id))
+    assert balance.available == points("50") + 10 * points("2") + points("10") - int(charged)
+    assert balance.used == int(charged)
