@@ -13,6 +13,7 @@ and ``aiohttp`` loggers, using the endpoints and keys the upstream client has us
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import threading
@@ -77,7 +78,20 @@ def _endpoint_forms(endpoint: str) -> tuple[str, str]:
     return base, host
 
 
-def _replace_endpoint(text: str, endpoint: str, replacement: str) -> str:
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _replace_endpoint(text: str, endpoint: str, replacement: str, *, bare_ip: bool = True) -> str:
+    """Replace ``endpoint``, other URLs on its host, and the bare host name.
+
+    With ``bare_ip`` False a bare IP address is left alone (log lines name client addresses too);
+    URLs and ``ip:port`` forms on that address are still replaced.
+    """
     base, host = _endpoint_forms(endpoint)
     if base and len(base) >= MIN_SECRET_LENGTH:
         text = re.sub(re.escape(base), replacement, text, flags=re.IGNORECASE)
@@ -86,6 +100,8 @@ def _replace_endpoint(text: str, endpoint: str, replacement: str) -> str:
         pattern = r"(?:[a-z][a-z0-9+.\-]*://)?" + re.escape(host) + r"(?::\d+)?(?:/[^\s\"'<>]*)?"
         text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
         bare = host.partition(":")[0] if host.count(":") == 1 else host
+        if not bare_ip and _is_ip_literal(bare):
+            return text
         if bare != host and len(bare) >= MIN_SECRET_LENGTH:
             text = re.sub(r"(?<![\w.-])" + re.escape(bare) + r"(?![\w-])", replacement, text, flags=re.IGNORECASE)
     return text
@@ -158,10 +174,10 @@ class SecretMemory:
                 text = _mask_keys(text, entry.key)
             lowered = text.lower()
             if entry.proxy and _endpoint_forms(entry.proxy)[1].lower() in lowered:
-                text = _replace_endpoint(text, entry.proxy, f"proxy://{entry.channel_id}")
+                text = _replace_endpoint(text, entry.proxy, f"proxy://{entry.channel_id}", bare_ip=False)
                 lowered = text.lower()
             if entry.host and entry.host.lower() in lowered:
-                text = _replace_endpoint(text, entry.endpoint, f"channel://{entry.channel_id}")
+                text = _replace_endpoint(text, entry.endpoint, f"channel://{entry.channel_id}", bare_ip=False)
         return _mask_patterns(text)
 
 

@@ -370,3 +370,11 @@ async def test_untrusted_tls_rejected(upstream: AiohttpUpstream, tmp_path: Path)
     assert caught.value.kind == "connect"
     assert "certificate" in caught.value.message.lower()
     assert f"127.0.0.1:{port}" not in caught.value.message
+
+
+async def test_log_masking_keeps_client_ips(upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    masking.remember(22, "http://10.1.2.3:8080/v1", "sk-another-key-998877665544")
+    logging.getLogger("chatnio_host.auth.test").info("login from 10.1.2.3; upstream http://10.1.2.3:8080/v1/x failed")
+    assert "login from 10.1.2.3;" in caplog.text
+    assert "upstream channel://22/x failed" in caplog.text
