@@ -279,6 +279,8 @@ class OpenAIAdapter(ChannelAdapter):
 
     async def images(self, body: dict[str, Any], target: UpstreamTarget) -> dict[str, Any]:
         """Return the vendor's image generation response for an OpenAI-shaped body."""
+        # NOTE: the response headers must arrive within first_byte_timeout (60 s by default), so an
+        # image model that takes longer fails over as a timeout unless the operator raises that setting.
         return await self._json_call("POST", "images/generations", target,
                                      {**body, "model": target.model or body.get("model")})
 
