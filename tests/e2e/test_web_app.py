@@ -212,6 +212,7 @@ def test_share_two_messages_logged_out(site: LiveSite, watched: PageWatch, brows
         viewer.get_by_test_id("message").first.wait_for()
         assert viewer.get_by_test_id("message").count() == 2
         viewer.get_by_test_id("continue-share").wait_for()
+        viewer.locator(".md-mermaid svg").wait_for()
         viewer.screenshot(path=str(SCREENSHOTS / "share.png"))
         assert viewer.evaluate("() => localStorage.getItem('token')") is None
         assert watch.page_errors == []
@@ -252,6 +253,7 @@ def test_dark_theme(site: LiveSite, watched: PageWatch) -> None:
     page.get_by_test_id("composer").wait_for()
     assert page.evaluate("() => document.documentElement.classList.contains('dark')")
     page.get_by_test_id("theme-light").first.click()
+    assert re.search(r"/chat/\d+$", page.url)
 
 
 def test_mobile_layout_uses_drawer(site: LiveSite, browser: Any, watched: PageWatch) -> None:
@@ -263,6 +265,7 @@ def test_mobile_layout_uses_drawer(site: LiveSite, browser: Any, watched: PageWa
         watch = PageWatch(page)
         page.goto(watched.page.url)
         page.get_by_test_id("composer").wait_for()
+        page.get_by_test_id("message").first.wait_for()
         assert page.get_by_test_id("conversation-item").first.is_hidden()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
         page.screenshot(path=str(SCREENSHOTS / "mobile.png"))

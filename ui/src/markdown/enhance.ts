@@ -107,6 +107,9 @@ async function renderMermaid(source: string, dark: boolean): Promise<MermaidResu
     securityLevel: "strict",
     theme: dark ? "dark" : "default",
     suppressErrorRendering: true,
+    // Labels as SVG text, not HTML in <foreignObject>, so the sanitiser below keeps them.
+    htmlLabels: false,
+    flowchart: { htmlLabels: false },
   });
   try {
     await mermaid.parse(source);
