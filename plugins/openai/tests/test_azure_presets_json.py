@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import CHANNEL_KEY, make_request, make_target, run_chat
+from openai_helpers import CHANNEL_KEY, make_request, make_target, run_chat
 
 from chatnio_host import ConfigError, StreamError, TextDelta, UpstreamFailure, UsageEvent
 from chatnio_host.testing_vendors import Reply, chat_chunk, sse_data

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from helpers import CHANNEL_KEY, make_request, make_target, run_chat
+from openai_helpers import CHANNEL_KEY, make_request, make_target, run_chat
 
 from chatnio_host import (
     Finish,

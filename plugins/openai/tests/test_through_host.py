@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from helpers import CHANNEL_KEY
+from openai_helpers import CHANNEL_KEY
 
 import chatnio_openai
 from chatnio_host.billing import ledger
