@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from chatnio_host.billing import to_micro
 from chatnio_host.billing.service import BillingService
 from chatnio_host.clock import Clock
-from chatnio_host.clock import FixedClock
 from chatnio_host.db.models.billing import Balance, Hold, LedgerEntry
 from chatnio_host.db.models.user import User
 from chatnio_host.testing import TestHost
