@@ -181,6 +181,7 @@ class _Connection(asyncio.Protocol):
         self.data_ready = asyncio.Event()
         self.lost = asyncio.Event()
         self.current: RecordedRequest | None = None
+        self.carried: list[RecordedRequest] = []
         self.task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -209,10 +210,10 @@ class _Connection(asyncio.Protocol):
             return
         self.lost.set()
         self.data_ready.set()
-        if self.current is not None:
-            if not self.current.answered:
-                self.current.closed_early = True
-            self.current.closed.set()
+        if self.current is not None and not self.current.answered:
+            self.current.closed_early = True
+        for request in self.carried:
+            request.closed.set()
 
     async def _read_until(self, predicate: Callable[[], int | None]) -> int | None:
         while True:
@@ -284,6 +285,7 @@ class _Connection(asyncio.Protocol):
                     break
                 self.current = request
                 if self.server.record:
+                    self.carried.append(request)
                     self.server.requests.append(request)
                 self.server._request_seen.set()
                 keep_open = await self._answer(request)

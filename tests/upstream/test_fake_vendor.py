@@ -237,3 +237,13 @@ async def test_wait_for_requests_times_out(vendor: FakeOpenAI) -> None:
     with pytest.raises(TimeoutError):
         await vendor.wait_for_requests(1, timeout=0.1)
     await asyncio.sleep(0)
+
+
+async def test_every_request_sees_connection_close(vendor: FakeOpenAI) -> None:
+    async with httpx.AsyncClient(base_url=vendor.url) as client:
+        for _ in range(2):
+            await client.get("/v1/models")
+    assert vendor.connection_count == 1
+    for request in vendor.requests:
+        assert await request.wait_closed(1.0)
+        assert not request.closed_early
