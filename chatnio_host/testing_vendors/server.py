@@ -1,4 +1,4 @@
-"""A raw HTTP/1.1 server on 127.0.0.1 whose answers a test scripts byte for byte.
+"""A raw HTTP/1.1 server on 127.0.0.1 whose responses a test scripts byte for byte.
 
 The server is built on ``asyncio.Protocol`` rather than a web framework so a test controls what
 reaches the socket: the status line, every header, each chunk of a chunked body and the sleeps
@@ -46,7 +46,7 @@ MAX_HEADER_BYTES = 64 * 1024
 
 @dataclass
 class Reply:
-    """One scripted answer.
+    """One scripted response.
 
     ``body`` is sent with ``Content-Length``. ``chunks`` is sent with chunked transfer encoding,
     one HTTP chunk per ``bytes`` item; a ``float`` item sleeps that many seconds first.
@@ -69,7 +69,7 @@ class Reply:
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: Iterable[tuple[str, str]] = (),
              indent: int | None = 2) -> Reply:
-        """Build a JSON answer; ``indent`` 2 matches OpenAI's pretty-printed bodies."""
+        """Build a JSON response; ``indent`` 2 matches OpenAI's pretty-printed bodies."""
         body = json.dumps(payload, ensure_ascii=False, indent=indent).encode("utf-8")
         return cls(status=status, headers=[("Content-Type", "application/json"), *headers], body=body)
 

@@ -1,4 +1,4 @@
-"""The fake OpenAI vendor: default answers through the official SDK, scripted bytes, stalls."""
+"""The fake OpenAI vendor: default responses through the official SDK, scripted bytes, stalls."""
 
 from __future__ import annotations
 
