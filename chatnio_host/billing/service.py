@@ -298,9 +298,14 @@ class BillingService(WalletOperations):
                 .values(state="settled", charged=charge, finished_at=now)
             )
             if finished.rowcount != 1:
-                previous = await session.scalar(select(holds.c.charged).where(holds.c.request_id == hold.request_id))
-                logger.info("settle %s ignored: the request was already settled or released", hold.request_id)
-                return from_micro(int(previous or 0))
+                previous = (await session.execute(
+                    select(holds.c.state, holds.c.charged).where(holds.c.request_id == hold.request_id)
+                )).first()
+                if previous is not None and previous.state == "released":
+                    logger.warning("settle %s ignored: the hold was already released, so the request is not charged", hold.request_id)
+                else:
+                    logger.info("settle %s ignored: the request was already settled", hold.request_id)
+                return from_micro(int(previous.charged) if previous is not None else 0)
 
             if hold.user_id is not None and (hold.amount or charge):
                 await session.execute(
