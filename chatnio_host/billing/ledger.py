@@ -1,7 +1,8 @@
 """Balance changes that always write a ledger row in the same transaction.
 
 Every function takes the caller's session and runs inside its transaction; the caller commits.
-The first statement of each is a write, so SQLite takes its write lock before any read.
+Each function that changes a balance starts with a write, so SQLite takes its write lock before
+any read.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def discounted_price(price: Decimal, months: int) -> Decimal:
 
 @dataclass
 class PurchaseQuote:
-    """What buying ``months`` of ``level`` does to a subscription."""
+    """The price and outcome of buying ``months`` of ``level``."""
 
     action: str
     """new, renew, upgrade or downgrade."""
