@@ -35,6 +35,7 @@ from chatnio_host.files.types import ParsedFile
 from chatnio_host.hookspecs import hookimpl
 from chatnio_host.registry import ChannelType, FileParser, InboundFormat, PaymentProvider, SearchProvider
 from chatnio_host.relay.canonical import (
+    CONTENT_EVENTS,
     ChatRequest,
     Event,
     Finish,
@@ -51,12 +52,14 @@ from chatnio_host.relay.canonical import (
     Usage,
     UsageEvent,
 )
+from chatnio_host.relay.upstream import parse_error_body
 from chatnio_host.search.types import SearchResult
 from chatnio_host.version import __version__
 
 __all__ = [
     "APIError",
     "AuthenticationFailed",
+    "CONTENT_EVENTS",
     "ChannelAdapter",
     "ChannelType",
     "ChatRequest",
@@ -102,4 +105,5 @@ __all__ = [
     "__version__",
     "decode_text",
     "hookimpl",
+    "parse_error_body",
 ]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from chatnio_host import (
+    CONTENT_EVENTS,
     ChannelAdapter,
     ChannelType,
     ChatRequest,
@@ -22,9 +23,8 @@ from chatnio_host import (
     UpstreamFailure,
     UpstreamHTTP,
     UpstreamTarget,
+    parse_error_body,
 )
-from chatnio_host.relay.canonical import CONTENT_EVENTS
-from chatnio_host.relay.upstream import parse_error_body
 
 from chatnio_openai.events import chunk_events, completion_events
 from chatnio_openai.request import DEFAULT_MAX_COMPLETION_TOKENS_MODELS, build_chat_body
