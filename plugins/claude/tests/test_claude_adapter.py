@@ -150,3 +150,12 @@ async def test_cancel_closes_upstream(upstream: AiohttpUpstream, vendor: FakeAnt
     await generator.aclose()
     assert await vendor.requests[0].wait_closed(timeout=5)
     await asyncio.sleep(0)
+
+
+async def test_stream_ends_at_message_stop_when_socket_held(upstream: AiohttpUpstream, vendor: FakeAnthropic,
+                                                            target: UpstreamTarget) -> None:
+    frames = [anthropic_event(event["type"], event) for event in B09_EVENTS]
+    vendor.enqueue(Reply.sse(frames, ending="hold", hold_seconds=30))
+    events = await asyncio.wait_for(collect(ClaudeAdapter(upstream), hello(), target), timeout=3)
+    assert isinstance(events[-1], UsageEvent)
+    assert Finish("tool_calls") in events

@@ -111,6 +111,9 @@ class GeminiAdapter(ChannelAdapter):
                         yield event
                     if decoder.errored:
                         return
+                    if decoder.complete:
+                        # Gemini has no end marker, and a vendor or proxy may hold the socket open.
+                        break
             except UpstreamFailure as failure:
                 if not decoder.content_started:
                     raise

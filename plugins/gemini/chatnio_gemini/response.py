@@ -123,6 +123,11 @@ class ResponseDecoder:
             events.append(Finish("content_filter"))
         return events
 
+    @property
+    def complete(self) -> bool:
+        """Whether every candidate finished and usage arrived, so nothing more is expected."""
+        return self.any_finish and self.usage is not None and all(c.finished for c in self.candidates.values())
+
     def finish(self) -> list[Event]:
         """Return the events that end the stream: usage, or an error for a truncated stream."""
         if self.errored:

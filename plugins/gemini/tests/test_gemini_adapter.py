@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -130,3 +131,13 @@ async def test_tool_schema_accepted_by_vendor(upstream: AiohttpUpstream, vendor:
 async def test_list_models(upstream: AiohttpUpstream, vendor: FakeGemini, target: UpstreamTarget) -> None:
     assert await GeminiAdapter(upstream).list_models(target) == ["gemini-2.5-flash", "gemini-2.5-pro"]
     assert "key=" not in vendor.requests[0].target
+
+
+async def test_stream_ends_at_final_chunk_when_socket_held(upstream: AiohttpUpstream, vendor: FakeGemini,
+                                                           target: UpstreamTarget) -> None:
+    vendor.enqueue(Reply.sse([gemini_sse(gemini_chunk([{"text": "Hi"}], finish_reason="STOP",
+                                                      usage={"promptTokenCount": 3, "candidatesTokenCount": 1}))],
+                             ending="hold", hold_seconds=30))
+    events = await asyncio.wait_for(collect(GeminiAdapter(upstream), hello(), target), timeout=3)
+    assert events[-2:] == [Finish("stop"), events[-1]]
+    assert isinstance(events[-1], UsageEvent)
