@@ -17,6 +17,7 @@ from chatnio_host.auth.caller import GROUPS
 from chatnio_host.auth.deps import AdminUser, JSONOnly
 from chatnio_host.billing import analytics
 from chatnio_host.billing.money import points_json, to_micro
+from chatnio_host.billing.router import entry_json
 from chatnio_host.billing.prices import PRICES_SECTION, PriceRule, PricesConfig, merge_rules
 from chatnio_host.billing.schemas import (
     GenerateGiftCodes,
@@ -220,6 +221,15 @@ async def get_user_billing(user_id: int, admin: AdminUser, ctx: CtxDep) -> dict[
         "used": points_json(balance.used),
         "subscription": await service.subscription_view(user_id),
     }
+
+
+@router.get("/users/{user_id}/ledger")
+async def get_user_ledger(
+    user_id: int, admin: AdminUser, ctx: CtxDep, page: int = Query(1, ge=1), size: int = Query(20, ge=1, le=100)
+) -> dict[str, Any]:
+    """Return one page of a user's ledger, newest first."""
+    rows, total = await ctx.services["billing"].ledger_page(user_id, page=page, size=size)
+    return {"items": [entry_json(row) for row in rows], "total": total, "page": page, "size": size}
 
 
 @router.put("/users/{user_id}/subscription")

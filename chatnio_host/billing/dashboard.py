@@ -48,7 +48,7 @@ async def _subscription(caller: KeyOrUser, ctx: CtxDep) -> dict[str, Any]:
 
 
 for prefix in ("", "/v1"):
-    router.add_api_route(f"{prefix}/dashboard/billing/usage", _usage, methods=["GET"], name=f"usage{prefix.replace('/', '_')}")
+    router.add_api_route(f"{prefix}/dashboard/billing/usage", _usage, methods=["GET"], name=f"dashboard_usage{prefix.replace('/', '_')}")
     router.add_api_route(
-        f"{prefix}/dashboard/billing/subscription", _subscription, methods=["GET"], name=f"subscription{prefix.replace('/', '_')}"
+        f"{prefix}/dashboard/billing/subscription", _subscription, methods=["GET"], name=f"dashboard_subscription{prefix.replace('/', '_')}"
     )

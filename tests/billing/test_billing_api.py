@@ -60,6 +60,9 @@ async def test_admin_points_delta_and_set(billed: TestHost) -> None:
     assert precise.status_code == 400
     missing = await billed.client.post("/api/admin/users/999999/points", json={"delta": 1}, headers=headers)
     assert missing.status_code == 404
+    admin_view = (await billed.client.get(f"/api/admin/users/{user.id}/ledger", headers=headers)).json()
+    assert admin_view["total"] == 4
+    assert admin_view["items"][0]["note"] == "reset"
     ledger = (await billed.client.get("/api/billing/ledger", headers=await headers_for(billed, user))).json()
     assert [item["kind"] for item in ledger["items"]] == ["admin"] * 4
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chatnio_host.db.models.billing import LedgerEntry, UsageRecord
+from chatnio_host import hookimpl
 from chatnio_host.errors import Conflict, InsufficientQuota, PermissionDenied
 from chatnio_host.relay.canonical import Usage
 from chatnio_host.testing import TestHost
@@ -287,3 +288,29 @@ async def test_mixed_concurrent_changes_balance(billed: TestHost) -> None:
         charged = await session.scalar(select(func.coalesce(func.sum(UsageRecord.points), 0)).where(UsageRecord.user_id == user.id))
     assert balance.available == points("50") + 10 * points("2") + points("10") - int(charged)
     assert balance.used == int(charged)
+
+
+class _UsageObserver:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    @hookimpl
+    async def usage_recorded(self, event: dict) -> None:
+        self.events.append(event)
+
+
+async def test_usage_hook_sees_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    observer = _UsageObserver()
+    async with TestHost(tmp_path, plugins=[("usage-observer", observer)]) as host:
+        await set_prices(host, TIMES_RULE)
+        user = await make_user(host, points=1)
+        service = billing(host)
+        settled = await service.admit(FakeCaller(user), "per-call", request_id="observed-1")
+        await service.settle(settled, Usage(input_tokens=1, output_tokens=1))
+        failed = await service.admit(FakeCaller(user), "per-call", request_id="observed-2")
+        await service.release(failed, status="upstream_error")
+
+    assert [(event["request_id"], event["status"], event["points"]) for event in observer.events] == [
+        ("observed-1", "success", 0.1),
+        ("observed-2", "upstream_error", 0),
+    ]
