@@ -140,6 +140,22 @@ async function renderMermaid(source: string, dark: boolean): Promise<MermaidResu
   }
 }
 
+const hoistedStyles = new Set<string>();
+
+// Mermaid scopes its CSS to the diagram's id; moving it to <head> keeps <style> out of messages.
+function hoistStyles(figure: HTMLElement): void {
+  for (const style of figure.querySelectorAll("style")) {
+    const css = style.textContent ?? "";
+    style.remove();
+    if (hoistedStyles.has(css)) continue;
+    hoistedStyles.add(css);
+    const element = document.createElement("style");
+    element.dataset.source = "mermaid";
+    element.textContent = css;
+    document.head.appendChild(element);
+  }
+}
+
 function applyMermaid(root: HTMLElement, errorLabel: string, onUpdate: () => void): void {
   const dark = document.documentElement.classList.contains("dark");
   for (const block of root.querySelectorAll<HTMLElement>(".md-mermaid:not([data-done])")) {
@@ -167,6 +183,7 @@ function applyMermaid(root: HTMLElement, errorLabel: string, onUpdate: () => voi
       const figure = document.createElement("div");
       figure.className = "md-mermaid-svg";
       figure.innerHTML = result.svg;
+      hoistStyles(figure);
       block.replaceChildren(figure);
     } else {
       const message = document.createElement("div");
