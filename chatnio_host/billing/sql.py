@@ -23,16 +23,16 @@ def insert_ignore(backend: str, table: Table, values: Mapping[str, Any]) -> Inse
     return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
 
-def insert_or_add(backend: str, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> Insert:
-    """Return an INSERT that, when the row with ``keys`` exists, adds the other values to it."""
-    counters = [name for name in values if name not in keys]
+def insert_or_add(backend: str, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Insert:
+    """Return one INSERT of ``rows`` that, for each row whose ``keys`` exist, adds its other values to it."""
+    counters = [name for name in rows[0] if name not in keys]
     if backend in ("mysql", "mariadb"):
-        statement = mysql.insert(table).values(**values)
+        statement = mysql.insert(table).values(list(rows))
         return statement.on_duplicate_key_update(
             {name: table.c[name] + statement.inserted[name] for name in counters}
         )
     dialect = postgresql if backend == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
+    statement = dialect.insert(table).values(list(rows))
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + statement.excluded[name] for name in counters},

@@ -96,9 +96,9 @@ class Counts:
 
 
 async def _add_rows(session: AsyncSession, backend: str, day: dt.date, scopes: list[tuple[str, str]], counts: Counts) -> None:
-    # Fixed scope order keeps row locks in one order across transactions.
-    for scope, key in sorted(scopes):
-        values = {
+    # One statement with the rows in a fixed order keeps row locks in one order across transactions.
+    rows = [
+        {
             "day": day,
             "scope": scope,
             "key": key[:128],
@@ -109,7 +109,9 @@ async def _add_rows(session: AsyncSession, backend: str, day: dt.date, scopes: l
             "points": counts.points,
             "income": counts.income,
         }
-        await session.execute(insert_or_add(backend, aggregates, ("day", "scope", "key"), values))
+        for scope, key in sorted(set(scopes))
+    ]
+    await session.execute(insert_or_add(backend, aggregates, ("day", "scope", "key"), rows))
 
 
 async def add_counts(db: Database, day: dt.date, scopes: list[tuple[str, str]], counts: Counts) -> None:

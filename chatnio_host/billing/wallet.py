@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 
 from chatnio_host.billing import ledger
 from chatnio_host.billing.codes import claim_gift, claim_redeem, new_gift_code, new_redeem_code, normalize_code
-from chatnio_host.billing.money import to_micro
+from chatnio_host.billing.money import from_micro, to_micro
 from chatnio_host.billing.subscriptions import lock_subscription, quote_purchase, read_usage, to_seconds
 from chatnio_host.billing.usage import Counts, add_counts, local_day, site_timezone
 from chatnio_host.db.models.billing import Balance, GiftCode, LedgerEntry, RedeemCode, Subscription, SubscriptionUsage
@@ -192,8 +192,8 @@ class WalletOperations:
                 if not paid:
                     balance = await ledger.balance_of(session, user_id)
                     raise InsufficientQuota(
-                        f"Not enough points for this subscription: it costs {quote.cost / 1_000_000:g} points and "
-                        f"{balance.available / 1_000_000:g} are available.",
+                        f"Not enough points for this subscription: it costs {from_micro(quote.cost)} points and "
+                        f"{from_micro(balance.available)} are available. Buy points or redeem a code.",
                         param="level",
                     )
             if quote.action == "new":
