@@ -1,6 +1,6 @@
 """Image bytes for vendors that want them inline: media types sniffed from the bytes themselves.
 
-Clients often declare the wrong type (a PNG sent as ``data:image/jpeg``), and Anthropic answers
+Clients often declare the wrong type (a PNG sent as ``data:image/jpeg``), and Anthropic returns
 400 when ``media_type`` does not match the bytes, so adapters trust the magic bytes over the
 declared type.
 """

@@ -47,7 +47,7 @@ def anthropic_event(name: str, payload: dict[str, Any]) -> bytes:
 
 
 def anthropic_error(status: int, error_type: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
-    """Build an error answer in Anthropic's shape."""
+    """Build an error response in Anthropic's shape."""
     payload = {"type": "error", "error": {"type": error_type, "message": message}}
     return Reply.json(payload, status=status, headers=[("request-id", "req_fake"), *headers], indent=None)
 

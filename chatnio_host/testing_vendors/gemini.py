@@ -50,7 +50,7 @@ def gemini_sse(payload: dict[str, Any]) -> bytes:
 
 
 def gemini_error(status: int, message: str, rpc_status: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
-    """Build an error answer in Google's shape ``{"error": {"code", "message", "status"}}``."""
+    """Build an error response in Google's shape ``{"error": {"code", "message", "status"}}``."""
     return Reply.json({"error": {"code": status, "message": message, "status": rpc_status}}, status=status,
                       headers=headers)
 

@@ -54,7 +54,7 @@ def messages_url(endpoint: str) -> str:
 
 
 class ClaudeAdapter(ChannelAdapter):
-    """Sends canonical requests to Anthropic's ``POST /v1/messages`` and decodes its answers."""
+    """Sends canonical requests to Anthropic's ``POST /v1/messages`` and decodes its responses."""
 
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
@@ -116,7 +116,7 @@ class ClaudeAdapter(ChannelAdapter):
             except UpstreamFailure as failure:
                 if not decoder.content_started:
                     raise
-                # After content the client already has part of the answer: end it with an error.
+                # After content the client already has part of the response, so end it with an error.
                 logger.warning("channel %s stream broke after content: %s", target.channel_id, failure.kind)
                 yield StreamError(failure.message, type="upstream_error", status=failure.status)
                 return
@@ -152,7 +152,7 @@ class ClaudeAdapter(ChannelAdapter):
     def _failure(
         self, status: int, body: bytes, target: UpstreamTarget, headers: dict[str, str] | None
     ) -> UpstreamFailure:
-        """Classify an Anthropic error answer (``{"type": "error", "error": {...}}``)."""
+        """Classify an Anthropic error response (``{"type": "error", "error": {...}}``)."""
         error_type: str | None = None
         message = body.decode("utf-8", "replace")[:2000] or f"HTTP {status}"
         try:
@@ -165,5 +165,5 @@ class ClaudeAdapter(ChannelAdapter):
         failure = self.http.failure_from_status(status, message, target, headers=headers, type=error_type)
         if status < 500 and error_type in ("overloaded_error", "api_error"):
             failure.kind = failure_kind(error_type)
-        logger.info("claude channel %s answered %s (%s)", target.channel_id, status, error_type)
+        logger.info("claude channel %s responded with HTTP %s (%s)", target.channel_id, status, error_type)
         return failure

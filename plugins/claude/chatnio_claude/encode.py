@@ -1,4 +1,4 @@
-"""Canonical events to Anthropic Messages answers: stream events or one JSON message.
+"""Canonical events to Anthropic Messages responses: stream events or one JSON message.
 
 The stream follows Anthropic's order: ``message_start``, one ``content_block_start`` /
 ``content_block_delta`` / ``content_block_stop`` group per block, ``message_delta`` with the stop

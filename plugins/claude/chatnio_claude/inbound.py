@@ -1,7 +1,7 @@
 """Anthropic Messages request bodies (from Anthropic-format clients) to canonical requests.
 
 Each ``tool_result`` block of a user turn becomes a canonical ``tool`` message, placed before the
-turn's other content, so any channel type sees the results right after the calls they answer.
+turn's other content, so every channel type gets the results right after the calls they respond to.
 Thinking blocks keep their ``signature``; fields without a canonical meaning (``metadata``,
 ``service_tier``, the raw ``thinking`` object) stay in ``extra`` for a ``claude`` channel.
 """

@@ -7,7 +7,7 @@ Anthropic differs from OpenAI in ways that other gateways got wrong:
   ``tool_result`` blocks inside a ``user`` turn;
 * ``max_tokens`` is required, so a default is sent when the client set no limit;
 * a thinking block of an earlier assistant turn must come back first in that turn with its
-  ``signature`` unchanged; without one the vendor answers 400, so thinking is switched off for
+  ``signature`` unchanged; without one the vendor returns 400, so thinking is switched off for
   a request whose tool-using turns lack signed thinking.
 """
 
@@ -167,7 +167,7 @@ def _arguments(arguments: str, param: str) -> dict[str, Any]:
 def _tool_result(message: Message, position: int) -> dict[str, Any]:
     if not message.tool_call_id:
         raise InvalidRequest(
-            f"The tool message messages[{position}] has no tool_call_id; set it to the id of the call it answers.",
+            f"The tool message messages[{position}] has no tool_call_id; set it to the id of the tool call it responds to.",
             param=f"messages[{position}].tool_call_id",
         )
     blocks = _content_blocks(message, position)
@@ -248,7 +248,7 @@ def _apply_thinking(body: dict[str, Any], thinking: dict[str, Any], request: Cha
 
 
 def _tool_turns_keep_thinking(messages: list[dict[str, Any]]) -> bool:
-    """Whether every assistant turn that uses tools starts with a (redacted) thinking block."""
+    """Return whether every assistant turn that uses tools starts with a (redacted) thinking block."""
     for turn in messages:
         if turn["role"] != "assistant":
             continue

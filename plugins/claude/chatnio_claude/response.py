@@ -1,4 +1,4 @@
-"""Anthropic Messages answers (stream events or one JSON message) to canonical events.
+"""Anthropic Messages responses (stream events or one JSON message) to canonical events.
 
 Rules the decoder keeps:
 

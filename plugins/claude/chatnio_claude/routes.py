@@ -36,7 +36,7 @@ def error_response(error: APIError) -> JSONResponse:
 
 
 class AnthropicErrorRoute(APIRoute):
-    """A route whose ``APIError`` answers (from dependencies too) use Anthropic's error body."""
+    """A route whose ``APIError`` responses (from dependencies too) use Anthropic's error body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -58,7 +58,7 @@ def model_url(endpoint: str, model: str, method: str, api_version: str = "v1beta
 
 
 class GeminiAdapter(ChannelAdapter):
-    """Sends canonical requests to Gemini and decodes its answers."""
+    """Sends canonical requests to Gemini and decodes its responses."""
 
     supports_tools: ClassVar[bool] = True
     supports_vision: ClassVar[bool] = True
@@ -89,7 +89,7 @@ class GeminiAdapter(ChannelAdapter):
             decoder = ResponseDecoder()
             payload = response.json()
             if not isinstance(payload, dict):
-                raise UpstreamFailure("invalid", "The upstream answered with JSON that is not an object.")
+                raise UpstreamFailure("invalid", "The upstream responded with JSON that is not an object.")
             for event in self._guard(lambda: decoder.feed(payload) + decoder.finish(), target):
                 yield event
             return
@@ -117,7 +117,7 @@ class GeminiAdapter(ChannelAdapter):
             except UpstreamFailure as failure:
                 if not decoder.content_started:
                     raise
-                # After content the client already has part of the answer: end it with an error.
+                # After content the client already has part of the response, so end it with an error.
                 logger.warning("channel %s stream broke after content: %s", target.channel_id, failure.kind)
                 yield StreamError(failure.message, type="upstream_error", status=failure.status)
                 return
@@ -176,7 +176,7 @@ class GeminiAdapter(ChannelAdapter):
     def _failure(
         self, status: int, body: bytes, target: UpstreamTarget, headers: dict[str, str] | None
     ) -> UpstreamFailure:
-        """Classify a Gemini error answer (``{"error": {"code", "message", "status"}}``)."""
+        """Classify a Gemini error response (``{"error": {"code", "message", "status"}}``)."""
         rpc_status: str | None = None
         message = body.decode("utf-8", "replace")[:2000] or f"HTTP {status}"
         try:
@@ -196,5 +196,5 @@ class GeminiAdapter(ChannelAdapter):
             failure.kind = "not_found"
         elif failure.kind == "server" and rpc_status:
             failure.kind = failure_kind(rpc_status) if failure_kind(rpc_status) != "request" else "server"
-        logger.info("gemini channel %s answered %s (%s)", target.channel_id, status, rpc_status)
+        logger.info("gemini channel %s responded with HTTP %s (%s)", target.channel_id, status, rpc_status)
         return failure

@@ -35,7 +35,7 @@ SCHEMA_KEYWORDS: frozenset[str] = frozenset({
     "required", "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf",
     "propertyOrdering", "default", "items", "minimum", "maximum",
 })
-"""The keywords of Gemini's ``Schema`` object; any other keyword makes Gemini answer 400."""
+"""The keywords of Gemini's ``Schema`` object; any other keyword makes Gemini return 400."""
 
 _STRING_FORMATS = frozenset({"enum", "date-time"})
 _NUMBER_FORMATS = frozenset({"float", "double", "int32", "int64"})
@@ -153,7 +153,7 @@ def _function_response(message: Message, position: int, call_names: dict[str, st
     name = call_names.get(call_id or "") or message.name
     if not name:
         raise InvalidRequest(
-            f"The tool message messages[{position}] answers the call {call_id!r}, which no earlier assistant "
+            f"The tool message messages[{position}] responds to the call {call_id!r}, which no earlier assistant "
             "message made; set tool_call_id to the id of a tool call.",
             param=f"messages[{position}].tool_call_id",
         )

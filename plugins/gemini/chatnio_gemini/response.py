@@ -136,7 +136,7 @@ class ResponseDecoder:
             if not self.content_started:
                 raise UpstreamFailure("server", "The upstream closed the stream before sending any content.")
             logger.warning("Gemini stream of response %s ended without a finish reason", self.response_id)
-            return [StreamError("The upstream stream ended before the answer was complete.", type="upstream_error")]
+            return [StreamError("The upstream stream ended before the response was complete.", type="upstream_error")]
         if self.usage is None:
             return []
         return [UsageEvent(normalise_usage(self.usage))]

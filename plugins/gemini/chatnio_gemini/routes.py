@@ -51,7 +51,7 @@ class KeyMaskFilter(logging.Filter):
 
 
 class GoogleErrorRoute(APIRoute):
-    """A route whose ``APIError`` answers (from dependencies too) use Google's error body."""
+    """A route whose ``APIError`` responses (from dependencies too) use Google's error body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
