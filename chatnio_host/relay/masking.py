@@ -222,6 +222,13 @@ def _mask_record(record: logging.LogRecord) -> None:
         return
     record.msg = MEMORY.sanitize(message)
     record.args = None
+    if record.stack_info:
+        record.stack_info = MEMORY.sanitize(record.stack_info)
     if record.exc_info and record.exc_info[0] is not None:
         text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        record.exc_text = MEMORY.sanitize(text)
+        masked = MEMORY.sanitize(text)
+        record.exc_text = masked
+        if masked != text:
+            # A formatter that formats exc_info itself would print the secret, so only the masked
+            # text is kept. NOTE: the JSON formatter reads exc_info only and then prints no traceback.
+            record.exc_info = None

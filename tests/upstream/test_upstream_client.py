@@ -378,3 +378,15 @@ async def test_log_masking_keeps_client_ips(upstream: AiohttpUpstream, caplog: p
     logging.getLogger("chatnio_host.auth.test").info("login from 10.1.2.3; upstream http://10.1.2.3:8080/v1/x failed")
     assert "login from 10.1.2.3;" in caplog.text
     assert "upstream channel://22/x failed" in caplog.text
+
+
+async def test_tracebacks_masked_in_logs(upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    masking.remember(23, "https://trace.example", "sk-traceback-secret-4242")
+    try:
+        raise RuntimeError("failed at https://trace.example/v1 with sk-traceback-secret-4242")
+    except RuntimeError:
+        logging.getLogger("chatnio_host.relay.test").exception("upstream call failed")
+    assert "sk-traceback-secret-4242" not in caplog.text
+    assert "trace.example" not in caplog.text
+    assert "RuntimeError: failed at channel://23/v1 with ****4242" in caplog.text
