@@ -404,9 +404,18 @@ class BillingService(WalletOperations):
 
     # Reconciliation ----------------------------------------------------------------------
 
+    def stale_hold_age(self) -> float:
+        """Return the age in seconds after which a hold counts as left by a crashed process.
+
+        It is ``hold_max_age_seconds``, raised to the longest time a stream may legitimately run
+        (``max_stream_duration`` plus ``first_byte_timeout``), so a long stream keeps its hold.
+        """
+        settings = self.ctx.settings
+        return max(settings.hold_max_age_seconds, settings.max_stream_duration + settings.first_byte_timeout)
+
     async def reconcile(self) -> int:
-        """Release holds older than ``hold_max_age_seconds``; return how many were released."""
-        cutoff = self.now() - dt.timedelta(seconds=self.ctx.settings.hold_max_age_seconds)
+        """Release holds older than ``stale_hold_age()``; return how many were released."""
+        cutoff = self.now() - dt.timedelta(seconds=self.stale_hold_age())
         async with self.ctx.db.session() as session:
             rows = list(
                 await session.scalars(
@@ -430,7 +439,7 @@ class BillingService(WalletOperations):
 
     async def _reconcile_forever(self) -> None:
         interval = self.ctx.settings.hold_reconcile_interval_seconds
-        logger.info("hold reconciliation runs every %s s", interval)
+        logger.info("hold reconciliation runs every %s s for holds older than %s s", interval, self.stale_hold_age())
         while True:
             await asyncio.sleep(interval)
             try:

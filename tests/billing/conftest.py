@@ -16,5 +16,7 @@ from chatnio_host.testing import TestHost
 async def billed(host: TestHost) -> AsyncIterator[TestHost]:
     """The ``host`` fixture with a fixed clock; checks the ledger invariant after the test."""
     host.ctx.clock = FixedClock(dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC))
+    # Streams end within 10 minutes here, so holds become stale after the 15-minute default.
+    host.ctx.settings.max_stream_duration = 540.0
     yield host
     await check_ledger(host)

@@ -214,7 +214,10 @@ async def test_stale_hold_released_on_restart(billed: TestHost, tmp_path) -> Non
     # A new process on the same database starts 16 minutes later and reconciles at startup.
     clock = billed.ctx.clock
     clock.advance(minutes=16)
-    second = TestHost(tmp_path / "second", db=billed.ctx.db, state=billed.ctx.state, clock=clock, create_schema=False)
+    second = TestHost(
+        tmp_path / "second", db=billed.ctx.db, state=billed.ctx.state, clock=clock, create_schema=False,
+        max_stream_duration=540.0,
+    )
     lifespan = second.app.router.lifespan_context(second.app)
     await lifespan.__aenter__()
     try:
@@ -314,3 +317,16 @@ async def test_usage_hook_sees_records(tmp_path) -> None:  # type: ignore[no-unt
         ("observed-1", "success", 0.1),
         ("observed-2", "upstream_error", 0),
     ]
+
+
+async def test_long_stream_keeps_hold(billed: TestHost) -> None:
+    await set_prices(billed, TIMES_RULE)
+    user = await make_user(billed, points=1)
+    service = billing(billed)
+    billed.ctx.settings.max_stream_duration = 1800.0
+    hold = await service.admit(FakeCaller(user), "per-call", request_id=rid())
+
+    billed.ctx.clock.advance(minutes=20)
+    assert await service.reconcile() == 0
+    assert await service.settle(hold, Usage()) == Decimal("0.1")
+    assert await available(billed, user.id) == points("0.9")
