@@ -312,6 +312,7 @@ async def test_usage_hook_sees_records(tmp_path) -> None:  # type: ignore[no-unt
         await service.settle(settled, Usage(input_tokens=1, output_tokens=1))
         failed = await service.admit(FakeCaller(user), "per-call", request_id="observed-2")
         await service.release(failed, status="upstream_error")
+        await check_ledger(host)
 
     assert [(event["request_id"], event["status"], event["points"]) for event in observer.events] == [
         ("observed-1", "success", 0.1),
