@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/v1/", "/v1beta/", "/dashboard/", "/mj/", "/health", "/ready")
 
 # The web app loads only its own scripts: no inline script, no eval. KaTeX and Mermaid output
-# needs inline styles, and model answers may show http(s) images.
+# needs inline styles, and model replies may show http(s) images.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; "

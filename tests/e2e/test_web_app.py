@@ -67,7 +67,7 @@ def send(page: Any, text: str) -> None:
 
 
 def wait_idle(page: Any) -> None:
-    """Wait until no answer is streaming (the send button is back)."""
+    """Wait until no reply is streaming (the send button is back)."""
     page.get_by_test_id("send-button").wait_for(state="visible", timeout=30_000)
     page.locator('[data-streaming="true"]').wait_for(state="detached", timeout=30_000)
 

@@ -1,5 +1,5 @@
 // API shapes. Routes with response models use the generated schema (schema.d.ts, from
-// `npm run gen:api`); routes that answer a plain object are typed here from the host's code.
+// `npm run gen:api`); routes that return a plain object are typed here from the host's code.
 import type { components } from "./schema";
 
 type Schemas = components["schemas"];
@@ -83,6 +83,9 @@ export interface ChatMessage {
   error?: string | null;
   reasoning?: string | null;
   sources?: SearchSource[] | null;
+  output_tokens?: number;
+  points?: number | string;
+  subscription?: boolean;
   created_at?: string;
 }
 

@@ -1,4 +1,4 @@
-// Streaming a chat answer: POST the message, read the SSE response with fetch, and resume with
+// Streaming a chat reply: POST the message, read the SSE response with fetch, and resume with
 // GET /api/messages/{id}/events and Last-Event-ID when the connection drops.
 import { authHeaders, errorFromResponse } from "@/api/client";
 import type { SearchSource } from "@/api/types";
@@ -121,7 +121,7 @@ async function resumeLoop(result: StreamResult, onEvent: (event: ChatEvent) => v
   }
 }
 
-/** POST to a streaming chat route and read its answer, resuming after a dropped connection. */
+/** POST to a streaming chat route and read its reply, resuming after a dropped connection. */
 export async function postStream(
   path: string,
   body: object,
@@ -146,7 +146,7 @@ export async function postStream(
   return result;
 }
 
-/** Send a message in a conversation (`new` creates one) and stream the answer. */
+/** Send a message in a conversation (`new` creates one) and stream the reply. */
 export function sendMessage(
   conversationId: string,
   body: object,

@@ -76,7 +76,7 @@ export function usePreferences(): Preferences {
   );
 }
 
-/** The generation parameters in the shape the chat API takes (`preferences`). */
+/** Return the generation parameters in the shape of the chat API's `preferences`. */
 export function requestParameters(prefs: Preferences): ChatPreferences {
   return {
     context_length: prefs.contextLength,

@@ -174,7 +174,7 @@ function applyMermaid(root: HTMLElement, errorLabel: string, onUpdate: () => voi
           });
         mermaidPending.set(key, pending);
       }
-      // Every caller is told, not only the first: a streamed message is remounted when it is saved.
+      // Every caller is notified, not only the first: a streamed message is remounted when it is saved.
       void pending.then(onUpdate);
       continue;
     }

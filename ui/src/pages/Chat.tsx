@@ -80,6 +80,8 @@ export function ChatPage() {
 
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [title, setTitle] = useState("");
+  // Id of the oldest loaded message while older ones exist (the API pages from the end).
+  const [before, setBefore] = useState<number | null>(null);
   const [live, setLive] = useState<LiveAnswer | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [draft, setDraft] = useState(() => searchParams.get("q") ?? "");
@@ -137,6 +139,7 @@ export function ChatPage() {
   const loadConversation = useCallback(async (id: string) => {
     const conversation = await chat.conversation(id);
     setTitle(conversation.title);
+    setBefore(conversation.before ?? null);
     const last = conversation.messages.at(-1);
     const generating = last?.role === "assistant" && (last.status === "streaming" || last.status === "pending");
     setMessages(generating ? conversation.messages.slice(0, -1) : conversation.messages);
@@ -187,7 +190,7 @@ export function ChatPage() {
     [flush, loadConversation, user],
   );
 
-  // Load the conversation of the route, and follow an answer that is still generating.
+  // Load the conversation of the route, and follow a reply that is still being generated.
   useEffect(() => {
     if (abort.current && conversationId.current === routeId) return;
     abort.current?.abort();
@@ -195,6 +198,7 @@ export function ChatPage() {
     setMessages([]);
     setLive(null);
     setTitle("");
+    setBefore(null);
     setLoadError(null);
     setSelecting(false);
     if (!routeId) return;
@@ -240,7 +244,7 @@ export function ChatPage() {
   const stop = async () => {
     const messageId = liveRef.current.messageId;
     if (messageId) {
-      // The server saves the partial answer and ends the stream with `done`.
+      // The server saves the partial reply and ends the stream with `done`.
       await chat.stop(messageId).catch(() => abort.current?.abort());
       setTimeout(() => abort.current?.abort(), 5000);
     } else {
@@ -305,6 +309,15 @@ export function ChatPage() {
     },
     [loadConversation],
   );
+
+  const loadEarlier = async () => {
+    const id = conversationId.current;
+    if (!id || before === null) return;
+    stickToBottom.current = false;
+    const page = await chat.olderMessages(id, before);
+    setMessages((items) => [...page.messages, ...items]);
+    setBefore(page.before ?? null);
+  };
 
   const toggleSelect = useCallback((id: string) => {
     setSelected((current) => {
@@ -379,6 +392,13 @@ export function ChatPage() {
             </div>
           )}
           {loadError && <p className="p-4 text-sm text-destructive">{loadError}</p>}
+          {before !== null && (
+            <div className="py-2 text-center">
+              <Button variant="ghost" size="sm" onClick={() => void loadEarlier()} data-testid="load-earlier">
+                {t("chat.loadEarlier")}
+              </Button>
+            </div>
+          )}
           <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
             {virtualizer.getVirtualItems().map((row) => {
               const message = messages[row.index];

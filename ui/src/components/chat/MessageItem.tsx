@@ -16,7 +16,7 @@ import { cn } from "@/lib/utils";
 
 export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork";
 
-/** The plain text of a message's content parts. */
+/** Return the plain text of a message (its text parts joined). */
 export function messageText(message: Pick<ChatMessage, "content" | "text">): string {
   if (typeof message.text === "string") return message.text;
   if (typeof message.content === "string") return message.content;
@@ -145,6 +145,13 @@ export const MessageItem = memo(function MessageItem({
           <Markdown text={text} className="text-sm" />
         )}
         {message.sources && <Sources sources={message.sources} />}
+        {!user && Boolean(message.output_tokens) && (
+          <div className="mt-1 text-xs text-muted-foreground" data-testid="message-usage">
+            {message.subscription
+              ? t("message.usageSubscription", { tokens: message.output_tokens })
+              : t("message.usage", { tokens: message.output_tokens, points: String(message.points ?? 0) })}
+          </div>
+        )}
         {message.error && (
           <div className="mt-2 rounded-md border border-destructive/50 px-3 py-2 text-sm text-destructive" data-testid="message-error">
             {message.error}
