@@ -35,6 +35,14 @@ class WalletOperations:
         async with self.ctx.db.session() as session:
             return await ledger.balance_of(session, user_id)
 
+    async def balances_for(self: BillingService, user_ids: list[int]) -> dict[int, Balance]:
+        """Return the balances of several users (admin user lists); users without a row are left out."""
+        if not user_ids:
+            return {}
+        async with self.ctx.db.session() as session:
+            rows = await session.scalars(select(Balance).where(Balance.user_id.in_(user_ids)))
+            return {row.user_id: row for row in rows}
+
     async def ledger_page(self: BillingService, user_id: int, *, page: int, size: int) -> tuple[list[LedgerEntry], int]:
         """Return one page of the user's ledger, newest first, and the number of rows."""
         async with self.ctx.db.session() as session:

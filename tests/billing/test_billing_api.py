@@ -63,6 +63,9 @@ async def test_admin_points_delta_and_set(billed: TestHost) -> None:
     admin_view = (await billed.client.get(f"/api/admin/users/{user.id}/ledger", headers=headers)).json()
     assert admin_view["total"] == 4
     assert admin_view["items"][0]["note"] == "reset"
+    listed = await billing(billed).balances_for([user.id, admin.id, 999999])
+    assert listed[user.id].available == points("100")
+    assert 999999 not in listed
     ledger = (await billed.client.get("/api/billing/ledger", headers=await headers_for(billed, user))).json()
     assert [item["kind"] for item in ledger["items"]] == ["admin"] * 4
 
