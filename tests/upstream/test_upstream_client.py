@@ -390,3 +390,13 @@ async def test_tracebacks_masked_in_logs(upstream: AiohttpUpstream, caplog: pyte
     assert "sk-traceback-secret-4242" not in caplog.text
     assert "trace.example" not in caplog.text
     assert "RuntimeError: failed at channel://23/v1 with ****4242" in caplog.text
+
+
+async def test_access_log_args_kept(upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                                             "/v1beta/models?key=AIzaSyUSERKEY123456", "1.1", 200)
+    record = caplog.records[-1]
+    assert isinstance(record.args, tuple)
+    assert record.args[2] == "/v1beta/models?key=****3456"
+    assert "AIzaSyUSERKEY123456" not in caplog.text
