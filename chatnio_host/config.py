@@ -15,12 +15,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import yaml
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chatnio_host.errors import ConfigError
 
@@ -96,8 +96,17 @@ class Settings(BaseSettings):
     hold_reconcile_interval_seconds: float = Field(
         300.0, gt=0, description="Seconds between two runs of the stale-hold reconciliation."
     )
+    fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (or IP literals) that fetches of user-supplied URLs may reach even when they "
+                    "resolve to private or loopback addresses; comma-separated in the environment.",
+    )
+    fetch_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest body in bytes that a fetch of a user-supplied URL reads."
+    )
+    fetch_timeout: float = Field(15.0, gt=0, description="Seconds a fetch of a user-supplied URL may take in total.")
 
-    @field_validator("allow_origins", "trusted_proxies", mode="before")
+    @field_validator("allow_origins", "trusted_proxies", "fetch_allow_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -80,7 +80,9 @@ async def open_site(stack: str, tmp_path: Path, server_databases: Any) -> AsyncI
     shared = await redis_state_for_test() if state_kind == "redis" else MemoryState(prefix="matrix:")
     plugins = [("openai", chatnio_openai), ("claude", chatnio_claude), ("gemini", chatnio_gemini)]
     vendors: dict[str, FakeVendor] = {"openai": FakeOpenAI(), "claude": FakeAnthropic(), "gemini": FakeGemini()}
-    host = TestHost(tmp_path, plugins=plugins, db=database, state=shared, create_schema=False)
+    # The image server of the URL-image tests listens on 127.0.0.1, which fetches refuse unless allowed.
+    host = TestHost(tmp_path, plugins=plugins, db=database, state=shared, create_schema=False,
+                    fetch_allow_hosts=["127.0.0.1"])
     try:
         async with contextlib.AsyncExitStack() as running:
             for vendor in vendors.values():

@@ -7,6 +7,7 @@ is invalid is a 400 before any vendor call.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -18,7 +19,7 @@ from scenarios import MODELS, PNG_1X1
 from test_sdk_clients import served
 
 from chatnio_host.testing_vendors.anthropic import anthropic_event
-from chatnio_host.testing_vendors.server import Reply
+from chatnio_host.testing_vendors.server import FakeVendor, Reply
 
 BMP = "Qk06AAAAAAAAADYAAAAoAAAAAQAAAAEAAAABABgAAAAAAAQAAADEDgAAxA4AAAAAAAAAAAAAAAD/AA=="
 
@@ -155,6 +156,21 @@ async def test_remote_image_url_to_claude_is_url_source(site: MatrixSite) -> Non
     assert response.status_code == 200, response.text
     blocks = site.vendors["claude"].requests[-1].json()["messages"][0]["content"]
     assert blocks[1] == {"type": "image", "source": {"type": "url", "url": url}}
+
+
+async def test_remote_image_url_to_gemini_is_fetched_inline(site: MatrixSite) -> None:
+    png = base64.b64decode(PNG_1X1)
+
+    class Images(FakeVendor):
+        def default_reply(self, request: Any) -> Reply:
+            return Reply(headers=[("Content-Type", "image/png")], body=png)
+
+    async with Images() as images:
+        response = await site.host.client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {site.key}"},
+                                               json=_image_body(MODELS["gemini"], f"{images.url}/cat.png"))
+    assert response.status_code == 200, response.text
+    parts = site.vendors["gemini"].requests[-1].json()["contents"][0]["parts"]
+    assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": PNG_1X1}}
 
 
 async def test_declared_type_replaced_by_sniffed_type(site: MatrixSite) -> None:

@@ -6,6 +6,8 @@ leak through logged or echoed URLs.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +16,8 @@ from urllib.parse import quote
 
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
 from chatnio_host.errors import InvalidRequest
-from chatnio_host.relay.canonical import ChatRequest, Event, StreamError
+from chatnio_host.relay.canonical import ChatRequest, Event, ImagePart, StreamError
+from chatnio_host.relay.fetch import fetch_url
 from chatnio_host.relay.tool_schema import request_failure
 
 from chatnio_gemini.request import build_generate_body
@@ -72,6 +75,7 @@ class GeminiAdapter(ChannelAdapter):
         """Send ``request`` and yield canonical events, streaming when the client streams."""
         settings = target.settings or {}
         try:
+            request = await self._inline_remote_images(request)
             body = build_generate_body(request)
         except InvalidRequest as error:
             raise request_failure(error) from error
@@ -123,6 +127,27 @@ class GeminiAdapter(ChannelAdapter):
                 return
             for event in self._guard(decoder.finish, target):
                 yield event
+
+    async def _inline_remote_images(self, request: ChatRequest) -> ChatRequest:
+        """Return ``request`` with remote image URLs fetched and inlined, because Gemini does not fetch web URLs.
+
+        The fetch refuses private and local addresses (see ``chatnio_host.relay.fetch``).
+        """
+        settings = getattr(self.http, "settings", None)
+        if settings is None or not any(_is_remote(part) for message in request.messages for part in message.content):
+            return request
+        messages = []
+        for position, message in enumerate(request.messages):
+            parts = list(message.content)
+            for index, part in enumerate(parts):
+                if _is_remote(part):
+                    assert isinstance(part, ImagePart) and part.url is not None
+                    data, content_type = await fetch_url(part.url, settings,
+                                                         param=f"messages[{position}].content[{index}]")
+                    parts[index] = ImagePart(data=base64.b64encode(data).decode("ascii"),
+                                             media_type=(content_type or "").split(";")[0] or None, detail=part.detail)
+            messages.append(dataclasses.replace(message, content=parts))
+        return dataclasses.replace(request, messages=messages)
 
     async def list_models(self, target: UpstreamTarget) -> list[str]:
         """Return the model ids the key may call (without the ``models/`` prefix)."""
@@ -198,3 +223,8 @@ class GeminiAdapter(ChannelAdapter):
             failure.kind = failure_kind(rpc_status) if failure_kind(rpc_status) != "request" else "server"
         logger.info("gemini channel %s responded with HTTP %s (%s)", target.channel_id, status, rpc_status)
         return failure
+
+
+def _is_remote(part: object) -> bool:
+    return (isinstance(part, ImagePart) and part.data is None and bool(part.url)
+            and not str(part.url).startswith(("gs://", "https://generativelanguage.googleapis.com/")))

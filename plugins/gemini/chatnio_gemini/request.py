@@ -105,8 +105,7 @@ def _image_part(part: ImagePart, param: str) -> dict[str, Any]:
         return {"inlineData": {"mimeType": image_media_type(part, param=param), "data": part.data}}
     if part.url and part.url.startswith(("gs://", "https://generativelanguage.googleapis.com/")):
         return {"fileData": {"mimeType": part.media_type or "image/png", "fileUri": part.url}}
-    # NOTE: Gemini does not fetch arbitrary web URLs, and the host has no guarded fetcher for
-    # user-supplied URLs yet, so a remote image URL is rejected instead of being fetched here.
+    # The adapter inlines remote URLs before conversion; a URL left here could not be fetched.
     raise InvalidRequest(
         f"The image in {param} is a remote URL, which Gemini cannot fetch; send it as a data: URL with base64 data.",
         param=param,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from chatnio_host.channels.base import UpstreamFailure, UpstreamTarget
 from chatnio_host.relay.canonical import (
     ChatRequest,
     Finish,
+    ImagePart,
     Message,
     StreamError,
     TextDelta,
@@ -21,7 +23,8 @@ from chatnio_host.relay.canonical import (
 )
 from chatnio_host.relay.upstream import AiohttpUpstream
 from chatnio_host.testing_vendors.gemini import FakeGemini, gemini_chunk, gemini_error, gemini_sse
-from chatnio_host.testing_vendors.server import Reply
+from chatnio_host.testing import make_settings
+from chatnio_host.testing_vendors.server import FakeVendor, Reply
 
 from chatnio_gemini.adapter import GeminiAdapter
 
@@ -141,3 +144,63 @@ async def test_stream_ends_at_final_chunk_when_socket_held(upstream: AiohttpUpst
     events = await asyncio.wait_for(collect(GeminiAdapter(upstream), hello(), target), timeout=3)
     assert events[-2:] == [Finish("stop"), events[-1]]
     assert isinstance(events[-1], UsageEvent)
+
+
+PNG_BYTES = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+class ImageServer(FakeVendor):
+    """Serves a PNG at /cat.png and a redirect to a given URL at /redirect."""
+
+    redirect_to = ""
+
+    def default_reply(self, request):
+        if request.path == "/cat.png":
+            return Reply(headers=[("Content-Type", "image/png")], body=PNG_BYTES)
+        if request.path == "/redirect":
+            return Reply(status=302, headers=[("Location", self.redirect_to)], body=b"")
+        return Reply(status=404, body=b"")
+
+
+def image_request(url: str) -> ChatRequest:
+    return ChatRequest(model="gemini", stream=True, messages=[Message(role="user", content=[
+        TextPart("What is this?"), ImagePart(url=url)])])
+
+
+async def test_remote_image_fetched_and_inlined(tmp_path, vendor: FakeGemini, target: UpstreamTarget) -> None:
+    client = AiohttpUpstream(make_settings(tmp_path, fetch_allow_hosts=["127.0.0.1"]))
+    await client.start()
+    try:
+        async with ImageServer() as images:
+            await collect(GeminiAdapter(client), image_request(f"{images.url}/cat.png"), target)
+    finally:
+        await client.close()
+    parts = vendor.requests[0].json()["contents"][0]["parts"]
+    assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG_BYTES).decode()}}
+
+
+async def test_remote_image_on_loopback_refused(upstream: AiohttpUpstream, vendor: FakeGemini,
+                                                target: UpstreamTarget) -> None:
+    async with ImageServer() as images:
+        with pytest.raises(UpstreamFailure) as caught:
+            await collect(GeminiAdapter(upstream), image_request(f"{images.url}/cat.png"), target)
+        assert images.requests == []
+    assert caught.value.kind == "request"
+    assert "127.0.0.1" in caught.value.message
+    assert vendor.requests == []
+
+
+async def test_redirect_to_loopback_refused(tmp_path, vendor: FakeGemini, target: UpstreamTarget) -> None:
+    client = AiohttpUpstream(make_settings(tmp_path, fetch_allow_hosts=["localhost"]))
+    await client.start()
+    try:
+        async with ImageServer() as images:
+            images.redirect_to = f"{images.url}/cat.png"
+            with pytest.raises(UpstreamFailure) as caught:
+                await collect(GeminiAdapter(client), image_request(f"http://localhost:{images.port}/redirect"), target)
+            assert [request.path for request in images.requests] == ["/redirect"]
+    finally:
+        await client.close()
+    assert caught.value.kind == "request"
+    assert "127.0.0.1" in caught.value.message
