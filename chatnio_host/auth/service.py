@@ -199,12 +199,12 @@ class AuthService:
         Raises 429 while ``ip`` is blocked for bad keys, 401 for an unknown, disabled or expired
         key (unknown keys count towards the block), and 403 when the owner is banned.
         """
-        limits = (await self.auth_settings()).rate_limits
         if check_block:
             await self.ensure_ip_not_blocked(ip)
 
         entry = await self.keys.lookup(security.hash_api_key(key)) if key.startswith(security.API_KEY_PREFIX) else None
         if entry is None:
+            limits = (await self.auth_settings()).rate_limits
             await self.limiter.record_bad_key(ip, limits.bad_api_keys_per_ip, limits.bad_api_key_block_seconds)
             logger.info("rejected an unknown API key from %s", ip)
             raise AuthenticationFailed(
@@ -213,10 +213,13 @@ class AuthService:
                 code="invalid_api_key",
             )
         if not entry.enabled:
+            logger.info("rejected disabled API key %s of user %s from %s", entry.key_id, entry.user.id, ip)
             raise AuthenticationFailed("This API key is disabled. Enable it in the dashboard.", code="api_key_disabled")
         if entry.expires_at is not None and entry.expires_at <= self.ctx.clock.now():
+            logger.info("rejected expired API key %s of user %s from %s", entry.key_id, entry.user.id, ip)
             raise AuthenticationFailed("This API key has expired. Create or roll a key.", code="api_key_expired")
         if entry.user.banned:
+            logger.info("rejected API key %s of banned user %s from %s", entry.key_id, entry.user.id, ip)
             raise banned_error()
 
         if await self.ctx.state.set(_KEY_USED_PREFIX + str(entry.key_id), "1", ttl=_KEY_USED_INTERVAL, nx=True):
