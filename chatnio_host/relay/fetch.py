@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 
 
-class _Refused(Exception):
+class _BlockedAddress(Exception):
     """A fetch target resolved to an address that fetches may not reach."""
 
 
@@ -58,7 +58,7 @@ class _GuardedResolver(AbstractResolver):
             return results
         for result in results:
             if not is_public_address(result["host"]):
-                raise _Refused(host)
+                raise _BlockedAddress(host)
         return results
 
     async def close(self) -> None:
@@ -72,10 +72,10 @@ def _check_literal(host: str, allow_hosts: frozenset[str]) -> None:
     except ValueError:
         return
     if host.lower() not in allow_hosts and not is_public_address(host.strip("[]")):
-        raise _Refused(host)
+        raise _BlockedAddress(host)
 
 
-def _refusal(host: str, param: str) -> InvalidRequest:
+def _blocked_error(host: str, param: str) -> InvalidRequest:
     return InvalidRequest(
         f"The URL in {param} points to {host}, a private or local address that this server does not fetch; "
         "send the content inline (for images, a data: URL) or ask an admin to allow the host.",
@@ -98,9 +98,9 @@ async def fetch_url(url: str, settings: Any, *, param: str) -> tuple[bytes, str 
                                          timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with asyncio.timeout(timeout):
                 return await _follow(session, url, allow_hosts, max_bytes, param)
-    except _Refused as refused:
-        logger.warning("refused to fetch %s for %s: the host resolves to a non-public address", refused, param)
-        raise _refusal(str(refused), param) from None
+    except _BlockedAddress as blocked:
+        logger.warning("rejected a fetch of host %s for %s: it resolves to a non-public address", blocked, param)
+        raise _blocked_error(str(blocked), param) from None
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         logger.info("fetch of a URL on host %s for %s failed: %s", host, param, type(exc).__name__)
         raise InvalidRequest(
