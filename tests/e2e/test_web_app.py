@@ -189,6 +189,36 @@ def test_upload_docx_and_ask(site: LiveSite, watched: PageWatch, tmp_path: Any) 
     assert "PINEAPPLE" in upstream
 
 
+def test_image_attachment_reaches_vendor(site: LiveSite, watched: PageWatch) -> None:
+    import base64
+
+    page = watched.page
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
+    site.vendor.reply_text = "A tiny image."
+    page.get_by_test_id("file-input").set_input_files(files=[{"name": "dot.png", "mimeType": "image/png", "buffer": png}])
+    page.get_by_test_id("attachment-chip").locator("img").wait_for()
+    send(page, "What is in this image?")
+    last_assistant(page).get_by_text("A tiny image.").wait_for()
+    wait_idle(page)
+    assert "data:image/png;base64," in site.vendor.requests[-1].body.decode()
+
+
+def test_edit_and_answer_again(site: LiveSite, watched: PageWatch) -> None:
+    page = watched.page
+    site.vendor.reply_text = "An answer to the edited question."
+    question = page.locator('[data-testid="message"][data-role="user"]').last
+    question.hover()
+    question.get_by_test_id("message-menu").click()
+    page.get_by_role("menuitem", name="Edit").click()
+    page.get_by_test_id("edit-box").fill("What is in this edited image?")
+    page.get_by_role("button", name="Save and answer again").click()
+    last_assistant(page).get_by_text("An answer to the edited question.").wait_for()
+    wait_idle(page)
+    assert "edited image" in page.locator('[data-testid="message"][data-role="user"]').last.inner_text()
+
+
 def test_share_two_messages_logged_out(site: LiveSite, watched: PageWatch, browser: Any) -> None:
     page = watched.page
     page.get_by_test_id("share-button").click()

@@ -127,10 +127,11 @@ export async function postStream(
   body: object,
   onEvent: (event: ChatEvent) => void,
   signal?: AbortSignal,
+  method = "POST",
 ): Promise<StreamResult> {
   const result: StreamResult = { messageId: null, conversationId: null, lastEventId: null, finished: false };
   const response = await fetch(path, {
-    method: "POST",
+    method,
     headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
     body: JSON.stringify(body),
     signal,

@@ -216,7 +216,7 @@ export function ChatPage() {
     };
   }, [routeId, location.key, loadConversation, runStream, onEvent]);
 
-  const send = (text: string, files: UploadedFile[]) => {
+  const send = (text: string, files: UploadedFile[], images: string[] = []) => {
     if (!user) {
       navigate(`/login?next=${encodeURIComponent(location.pathname)}`);
       return;
@@ -225,7 +225,11 @@ export function ChatPage() {
     const localUser: ChatMessage = {
       id: `local-user-${Date.now()}`,
       role: "user",
-      content: [{ type: "text", text }, ...files.map((file) => ({ type: "file", file_id: file.id, name: file.name }))],
+      content: [
+        { type: "text", text },
+        ...files.map((file) => ({ type: "file", file_id: file.id, name: file.name })),
+        ...images.map((_, index) => ({ type: "image", name: `image-${index + 1}` })),
+      ],
     };
     setMessages((items) => [...items, localUser]);
     setDraft("");
@@ -233,6 +237,7 @@ export function ChatPage() {
     const body: SendMessageBody = {
       text,
       file_ids: files.map((file) => file.id),
+      images,
       model: prefs.model ?? "",
       search: prefs.search,
       preset_id: !conversationId.current && Number.isInteger(presetId) && presetId > 0 ? presetId : null,
@@ -303,11 +308,18 @@ export function ChatPage() {
   );
 
   const onEdit = useCallback(
-    async (message: ChatMessage, text: string) => {
-      await chat.editMessage(String(message.id), text);
-      if (conversationId.current) await loadConversation(conversationId.current);
+    async (message: ChatMessage, text: string, regenerate: boolean) => {
+      if (!regenerate) {
+        await chat.editMessage(String(message.id), text);
+        if (conversationId.current) await loadConversation(conversationId.current);
+        return;
+      }
+      // Drop the replies after the edited message; the server answers it again.
+      setMessages((items) => items.slice(0, items.findIndex((item) => item.id === message.id) + 1));
+      const body = { text, regenerate: true, model: getPreferences().model, preferences: requestParameters(getPreferences()) };
+      void runStream((signal) => postStream(`/api/messages/${message.id}`, body, onEvent, signal, "PATCH"));
     },
-    [loadConversation],
+    [loadConversation, onEvent, runStream],
   );
 
   const loadEarlier = async () => {

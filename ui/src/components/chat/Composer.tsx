@@ -17,13 +17,26 @@ export interface Attachment {
   name: string;
   progress: number;
   file?: UploadedFile;
+  /** Images are sent inline as data: URLs for vision models, not uploaded. */
+  image?: string;
   error?: string;
+}
+
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+function readDataUrl(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 interface ComposerProps {
   value: string;
   onChange: (value: string) => void;
-  onSend: (text: string, files: UploadedFile[]) => void;
+  onSend: (text: string, files: UploadedFile[], images: string[]) => void;
   onStop: () => void;
   streaming: boolean;
   disabled?: boolean;
@@ -37,13 +50,14 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
   const [fullscreen, setFullscreen] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
-  const uploading = attachments.some((item) => !item.file && !item.error);
+  const uploading = attachments.some((item) => !item.file && !item.image && !item.error);
 
   const submit = (text: string) => {
     if (streaming || uploading || disabled) return;
     const files = attachments.flatMap((item) => (item.file ? [item.file] : []));
-    if (!text.trim() && files.length === 0) return;
-    onSend(text, files);
+    const images = attachments.flatMap((item) => (item.image ? [item.image] : []));
+    if (!text.trim() && files.length === 0 && images.length === 0) return;
+    onSend(text, files, images);
     setAttachments([]);
   };
   const keys = useSubmitKey(submit, prefs.sendKey);
@@ -54,6 +68,16 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
       setAttachments((items) => [...items, { key, name: file.name, progress: 0 }]);
       const patch = (change: Partial<Attachment>) =>
         setAttachments((items) => items.map((item) => (item.key === key ? { ...item, ...change } : item)));
+      if (file.type.startsWith("image/")) {
+        if (file.size > MAX_IMAGE_BYTES) {
+          patch({ error: t("composer.imageTooLarge", { size: MAX_IMAGE_BYTES / 1024 / 1024 }) });
+          continue;
+        }
+        readDataUrl(file)
+          .then((image) => patch({ image, progress: 1 }))
+          .catch((error: unknown) => patch({ error: String(error) }));
+        continue;
+      }
       uploadFile(file, (progress) => patch({ progress }))
         .then((uploaded) => patch({ file: uploaded, progress: 1 }))
         .catch((error: { status?: number; message?: string }) =>
@@ -82,10 +106,11 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
                 item.error && "border-destructive text-destructive",
               )}
             >
+              {item.image && <img src={item.image} alt="" className="h-6 w-6 rounded object-cover" />}
               <button type="button" className="min-w-0 truncate" title={item.error ?? item.name} onClick={() => setPreview(item)}>
                 {item.name}
               </button>
-              {!item.file && !item.error && <span className="tabular-nums">{Math.round(item.progress * 100)}%</span>}
+              {!item.file && !item.image && !item.error && <span className="tabular-nums">{Math.round(item.progress * 100)}%</span>}
               <button
                 type="button"
                 aria-label={t("composer.removeAttachment")}
@@ -165,12 +190,13 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
               {warning}
             </p>
           ))}
+          {preview?.image && <img src={preview.image} alt={preview.name} className="max-h-[60vh] rounded-md object-contain" />}
           {preview?.file?.text_preview ? (
             <pre className="max-h-[60vh] overflow-auto whitespace-pre-wrap rounded-md bg-muted p-3 text-xs" data-testid="file-preview">
               {preview.file.text_preview}
             </pre>
           ) : (
-            !preview?.error && <p className="text-sm text-muted-foreground">{t("composer.noPreview")}</p>
+            !preview?.error && !preview?.image && <p className="text-sm text-muted-foreground">{t("composer.noPreview")}</p>
           )}
         </DialogContent>
       </Dialog>

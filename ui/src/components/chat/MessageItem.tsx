@@ -54,10 +54,20 @@ export function Sources({ sources }: { sources: SearchSource[] }) {
   );
 }
 
-function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+function EditBox({
+  initial,
+  canRegenerate,
+  onSave,
+  onCancel,
+}: {
+  initial: string;
+  canRegenerate: boolean;
+  onSave: (text: string, regenerate: boolean) => void;
+  onCancel: () => void;
+}) {
   const { t } = useTranslation();
   const [value, setValue] = useState(initial);
-  const keys = useSubmitKey((text) => text.trim() && onSave(text));
+  const keys = useSubmitKey((text) => text.trim() && onSave(text, false));
   return (
     <div className="grid gap-2">
       <Textarea
@@ -72,7 +82,12 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text
         <Button size="sm" variant="outline" onClick={onCancel}>
           {t("common.cancel")}
         </Button>
-        <Button size="sm" onClick={() => onSave(value)} disabled={!value.trim()}>
+        {canRegenerate && (
+          <Button size="sm" variant="outline" onClick={() => onSave(value, true)} disabled={!value.trim()}>
+            {t("message.saveAndRegenerate")}
+          </Button>
+        )}
+        <Button size="sm" onClick={() => onSave(value, false)} disabled={!value.trim()}>
           {t("common.save")}
         </Button>
       </div>
@@ -89,7 +104,7 @@ interface MessageItemProps {
   selected: boolean;
   onToggleSelect?: (id: string) => void;
   onAction?: (action: MessageAction, message: ChatMessage) => void;
-  onEdit?: (message: ChatMessage, text: string) => void;
+  onEdit?: (message: ChatMessage, text: string, regenerate: boolean) => void;
 }
 
 export const MessageItem = memo(function MessageItem({
@@ -131,10 +146,11 @@ export const MessageItem = memo(function MessageItem({
         {editing ? (
           <EditBox
             initial={text}
+            canRegenerate={user}
             onCancel={() => setEditing(false)}
-            onSave={(value) => {
+            onSave={(value, regenerate) => {
               setEditing(false);
-              onEdit?.(message, value);
+              onEdit?.(message, value, regenerate);
             }}
           />
         ) : user ? (
