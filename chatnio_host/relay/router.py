@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Request
@@ -29,6 +31,11 @@ __all__ = ["RelayStreamingResponse", "router"]
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["relay"])
+
+Result = TypeVar("Result")
+
+CLIENT_CLOSED_STATUS = 499
+"""Logged status of a response nobody receives because the client left (nginx's convention)."""
 
 DEFAULT_IMAGE_MODEL = "dall-e-2"
 """OpenAI's default when an image generation body names no model."""
@@ -90,28 +97,71 @@ class RelayStreamingResponse(StreamingResponse):
                 await self.result.aclose()
 
 
+class ClientGone(Exception):
+    """The client closed the connection before the response started."""
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[Result]) -> Result:
+    """Await ``work``, cancelling it when the client disconnects first (then raise ``ClientGone``).
+
+    The request body must already be read, so the only message left to receive is the disconnect.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        done, _pending = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise ClientGone
+
+
 @router.post("/chat/completions")
 async def chat_completions(request: Request, caller: RelayCaller, ctx: CtxDep) -> Response:
     """Create a chat completion, streamed as server-sent events or as one JSON body."""
     body = parse_json_body(await request.body())
     chat = decode_chat_request(body)
     request_id = _request_id(request)
-    result = await _relay(ctx).run(caller, chat, request_id=request_id)
-
     response_id = f"chatcmpl-{request_id}"
     created = int(ctx.clock.now().timestamp())
+
     if chat.stream:
+        try:
+            result = await _unless_client_leaves(request, _relay(ctx).run(caller, chat, request_id=request_id))
+        except ClientGone:
+            logger.info("request %s: the client left before the first content; upstream call cancelled", request_id)
+            return Response(status_code=CLIENT_CLOSED_STATUS)
         encoder = OpenAIStreamEncoder(
             model=result.model, response_id=response_id, created=created, include_usage=chat.include_usage
         )
         return RelayStreamingResponse(result, encoder)
 
-    builder = OpenAIResponseBuilder(model=result.model, response_id=response_id, created=created)
+    async def complete() -> OpenAIResponseBuilder:
+        result = await _relay(ctx).run(caller, chat, request_id=request_id)
+        builder = OpenAIResponseBuilder(model=result.model, response_id=response_id, created=created)
+        try:
+            async for event in result.events:
+                builder.add(event)
+        finally:
+            await result.aclose()
+        return builder
+
     try:
-        async for event in result.events:
-            builder.add(event)
-    finally:
-        await result.aclose()
+        builder = await _unless_client_leaves(request, complete())
+    except ClientGone:
+        logger.info("request %s: the client left before the answer was complete; upstream call cancelled", request_id)
+        return Response(status_code=CLIENT_CLOSED_STATUS)
     if builder.error is not None:
         error = UpstreamError(builder.error.message)
         return JSONResponse(error.body(), status_code=error.status)

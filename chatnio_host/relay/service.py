@@ -398,6 +398,10 @@ class RelayService:
         except APIError as exc:
             await self._release(hold, status=str(exc.status), error=exc.message)
             raise
+        except asyncio.CancelledError:
+            logger.info("request %s: cancelled before its commit point (the client left)", request_id)
+            await self._release(hold, status=STATUS_CLIENT_CLOSED, error="The client closed the connection.")
+            raise
         except BaseException as exc:
             await self._release(hold, status="error", error=type(exc).__name__)
             raise
@@ -468,6 +472,13 @@ class RelayService:
         with anyio.CancelScope(shield=True):
             await self._finish(hold, body, outcome, chosen["target"], None)
         return answer
+
+    async def _cacheable(self, model: str) -> bool:
+        cache = self._service("cache")
+        if cache is None:
+            return False
+        checker = getattr(cache, "cacheable", None)
+        return True if checker is None else bool(await checker(model))
 
     async def _cache_lookup(self, request: ChatRequest) -> list[Event] | None:
         cache = self._service("cache")
@@ -605,7 +616,8 @@ class RelayService:
         accounting = _Accounting(prompt_estimate)
         status = STATUS_CLIENT_CLOSED
         error_message: str | None = None
-        keep = [] if self._service("cache") is not None else None
+        # Events are kept only for the response cache, so other streams use constant memory.
+        keep: list[Event] | None = [] if await self._cacheable(request.model) else None
         loop = asyncio.get_running_loop()
         stream_deadline = loop.time() + settings.max_stream_duration
         rest = self._read_rest(committed, request_id, stream_deadline)

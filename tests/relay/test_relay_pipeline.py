@@ -277,6 +277,9 @@ async def test_hooks_and_web_search(open_host: Any) -> None:
         assert blocked.json()["error"]["code"] == "blocked"
         assert SCRIPTS.calls == []
 
+        await host.ctx.site.put(
+            "search", {"enabled": True, "provider": "scripted-search", "providers": {"scripted-search": {}}}
+        )
         body = {"model": f"web-{MODEL}", "messages": [{"role": "user", "content": "latest relay news"}]}
         searched = await host.client.post("/v1/chat/completions", json=body, headers=_auth(account.key))
 
@@ -290,3 +293,28 @@ async def test_hooks_and_web_search(open_host: Any) -> None:
         assert SCRIPTS.outcomes[0].model == f"web-{MODEL}"
         records = await usage_records(host, account.user_id)
         assert [record.model for record in records] == [MODEL]
+
+
+async def test_disconnect_before_first_byte(open_host: Any) -> None:
+    async with open_host(first_byte_timeout=30) as host:
+        account = await _world(host)
+        await add_channel(host, name="A", type="scripted", models=[MODEL])
+        SCRIPTS.add("A", STALL)
+        SCRIPTS.add("A", STALL)
+        start = await balance_micro(host, account.user_id)
+
+        async with serve(host) as base_url:
+            for stream in (True, False):
+                async with httpx.AsyncClient(base_url=base_url, timeout=0.5) as client:
+                    try:
+                        await client.post(
+                            "/v1/chat/completions", json={**BODY, "stream": stream}, headers=_auth(account.key)
+                        )
+                    except httpx.ReadTimeout:
+                        pass
+                records = await wait_for_records(host, account.user_id, 1 if stream else 2)
+
+        assert [call.closed for call in SCRIPTS.calls] == [True, True]
+        assert [record.status for record in records] == ["client_closed", "client_closed"]
+        assert [record.points for record in records] == [0, 0]
+        assert await balance_micro(host, account.user_id) == start
