@@ -310,6 +310,55 @@ def test_mobile_layout_uses_drawer(site: LiveSite, browser: Any, watched: PageWa
         context.close()
 
 
+def test_api_key_shown_once(site: LiveSite, watched: PageWatch) -> None:
+    page = watched.page
+    page.goto(f"{site.url}/account/keys")
+    page.get_by_label("Key name").fill("laptop")
+    page.get_by_test_id("create-key").click()
+    key = page.get_by_test_id("new-key").input_value()
+    assert re.fullmatch(r"sk-[A-Za-z0-9_-]{48}", key)
+    page.keyboard.press("Escape")
+    page.get_by_text("laptop").wait_for()
+    assert key not in page.content()
+    assert key[-4:] in page.get_by_text(re.compile(r"sk-.*" + re.escape(key[-4:]))).first.inner_text()
+
+
+def test_account_pages_render(site: LiveSite, watched: PageWatch) -> None:
+    page = watched.page
+    page.goto(f"{site.url}/account/wallet")
+    page.get_by_test_id("balance").get_by_text("points").wait_for()
+    page.get_by_label("Redeem code").fill("NO-SUCH-CODE")
+    page.get_by_label("Redeem code").press("Enter")
+    page.locator("p.text-destructive").first.wait_for()
+
+    page.goto(f"{site.url}/account/subscription")
+    page.get_by_role("heading", name="Subscription").wait_for()
+    page.goto(f"{site.url}/account/shares")
+    page.get_by_role("heading", name="My shares").wait_for()
+    assert page.locator("a[href^='/share/']").count() >= 1
+
+    page.goto(f"{site.url}/market")
+    page.get_by_text("E2E model").wait_for()
+    page.get_by_role("button", name="Pin to the model picker").first.click()
+    page.get_by_role("button", name="Unpin from the model picker").first.wait_for()
+
+    page.goto(f"{site.url}/presets")
+    page.get_by_role("button", name="New preset").click()
+    page.locator("#preset-name").fill("Pirate")
+    page.locator("#preset-system").fill("Talk like a pirate.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Pirate", exact=True).wait_for()
+
+    page.goto(f"{site.url}/settings")
+    page.locator("#temperature").fill("1.2")
+    assert page.evaluate("() => JSON.parse(localStorage.getItem('preferences')).temperature") == 1.2
+    page.get_by_role("button", name="Reset to defaults").click()
+    assert page.evaluate("() => JSON.parse(localStorage.getItem('preferences')).temperature") == 0.6
+    page.get_by_test_id("language-select").first.select_option("zh-CN")
+    page.get_by_role("heading", name="设置").wait_for()
+    page.get_by_test_id("language-select").first.select_option("en")
+
+
 def test_no_page_errors(watched: PageWatch) -> None:
     assert watched.page_errors == []
     assert watched.console_errors == []
