@@ -1,12 +1,14 @@
-"""``/api/admin/users`` and ``/api/admin/settings/{auth,mail}``. Every route requires an admin, and
+"""``/api/admin/users`` and ``/api/admin/settings/{auth,mail}`` (with a test mail). Every route requires an admin, and
 every change is logged with the acting admin's id."""
 
 from __future__ import annotations
 
 import logging
+from email.message import EmailMessage
+from email.utils import formataddr
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from chatnio_host.auth import security
 from chatnio_host.auth.bootstrap import ROOT_USERNAME
 from chatnio_host.auth.deps import AdminUser, JSONOnly
+from chatnio_host.auth.mail import send_mail
 from chatnio_host.auth.schemas import UserOut, check_email, check_password
 from chatnio_host.auth.service import AuthService
 from chatnio_host.auth.settings import AUTH_SECTION, MAIL_SECTION, AuthSettings, MailSettings
@@ -78,6 +81,14 @@ class MailSettingsOut(BaseModel):
     timeout_seconds: float
     password_set: bool
     configured: bool
+
+
+class MailTest(_Strict):
+    """The address that receives a test mail."""
+
+    to: str
+
+    _to = field_validator("to")(check_email)
 
 
 class MailSettingsIn(MailSettings):
@@ -231,3 +242,17 @@ async def put_mail_settings(body: MailSettingsIn, admin: AdminUser, ctx: CtxDep)
     await ctx.site.put(MAIL_SECTION, stored, actor_id=admin.id)
     logger.info("admin %s changed the mail settings (host %s:%s)", admin.id, stored.host, stored.port)
     return _mail_out(stored)
+
+
+@router.post("/settings/mail/test", status_code=204)
+async def send_test_mail(body: MailTest, admin: AdminUser, ctx: CtxDep) -> Response:
+    """Send a test mail through the saved SMTP settings; 502 with the reason when it fails."""
+    settings = await _service(ctx).mail_settings()
+    message = EmailMessage()
+    message["Subject"] = "Chat Nio SMTP test / SMTP 测试邮件"
+    message["From"] = formataddr((settings.sender_name or "Chat Nio", settings.sender))
+    message["To"] = body.to
+    message.set_content("The SMTP settings work.\n邮件服务器设置可用。\n")
+    await send_mail(settings, message)
+    logger.info("admin %s sent a test mail to %s", admin.id, body.to)
+    return Response(status_code=204)

@@ -260,3 +260,13 @@ async def test_concurrent_code_use_succeeds_once(app_host: TestHost) -> None:
     code = await store.issue("race@example.com", "reset", now, 600)
     results = await asyncio.gather(*(store.consume("race@example.com", "reset", code, now, 5) for _ in range(4)))
     assert sorted(results) == [False, False, False, True]
+
+
+async def test_admin_test_mail_delivered(app_host: TestHost, mail_sink: MailSink) -> None:
+    admin = await _mail_host(app_host, mail_sink)
+    sent = await app_host.client.post(
+        "/api/admin/settings/mail/test", json={"to": "ops@example.com"}, headers=bearer(admin)
+    )
+    assert sent.status_code == 204
+    mails = await mail_sink.wait_for("ops@example.com")
+    assert "SMTP" in mails[0]["Subject"]
