@@ -327,3 +327,47 @@ async def test_upstream_secrets_never_leak(open_host: Any, caplog: Any) -> None:
                 assert secret.encode() not in body
             assert secret not in log_text
         assert f"channel://{channel_id}".encode() in bodies[0]
+
+
+async def test_embeddings_and_images_errors(open_host: Any) -> None:
+    async with open_host() as host, FakeOpenAI() as a, FakeOpenAI() as b:
+        await set_token_price(host, ["text-embedding-3-small"], input="1", output="0")
+        account = await make_account(host, points="10")
+        headers = {"Authorization": f"Bearer {account.key}"}
+        await openai_channel(host, a, "A", models=["text-embedding-3-small", "dall-e-3"], priority=10)
+        await openai_channel(host, b, "B", models=["text-embedding-3-small"], priority=5)
+        start = await balance_micro(host, account.user_id)
+
+        cases = [
+            ("/v1/embeddings", {"model": "text-embedding-3-small"}, 400, "input"),
+            ("/v1/embeddings", {"model": "text-embedding-3-small", "input": 5}, 400, "input"),
+            ("/v1/embeddings", {"input": "x"}, 400, "model"),
+            ("/v1/embeddings", {"model": "nobody-serves-this", "input": "x"}, 503, "model"),
+            ("/v1/images/generations", {"model": "dall-e-3"}, 400, "prompt"),
+            ("/v1/images/generations", {"model": "dall-e-3", "prompt": "a cat"}, 403, "model"),
+        ]
+        for path, body, status, param in cases:
+            response = await host.client.post(path, json=body, headers=headers)
+            assert response.status_code == status, (path, body, response.text)
+            assert response.json()["error"]["param"] == param
+        assert a.requests == []
+
+        a.enqueue(Reply.error(500, "boom", type="server_error"), path="/embeddings")
+        recovered = await host.client.post(
+            "/v1/embeddings", json={"model": "text-embedding-3-small", "input": "two words"}, headers=headers
+        )
+
+        assert recovered.status_code == 200, recovered.text
+        assert recovered.json()["model"] == "text-embedding-3-small"
+        assert (len(a.requests), len(b.requests)) == (1, 1)
+        tokens = recovered.json()["usage"]["prompt_tokens"]
+        assert await balance_micro(host, account.user_id) == start - tokens * 1000
+
+        b.enqueue(Reply.error(500, "boom", type="server_error"), path="/embeddings")
+        a.enqueue(Reply.error(500, "boom", type="server_error"), path="/embeddings")
+        failed = await host.client.post(
+            "/v1/embeddings", json={"model": "text-embedding-3-small", "input": "x"}, headers=headers
+        )
+        assert failed.status_code == 502
+        assert failed.json()["error"]["type"] == "upstream_error"
+        assert await balance_micro(host, account.user_id) == start - tokens * 1000
