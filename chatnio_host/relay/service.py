@@ -440,12 +440,12 @@ class RelayService:
                 async with asyncio.timeout(deadline):
                     answer = await method({**body, "model": target.model}, target)
             except TimeoutError:
-                raise UpstreamFailure("timeout", f"The upstream sent no answer within {deadline:g} seconds.") from None
+                raise UpstreamFailure("timeout", f"The upstream sent no response within {deadline:g} seconds.") from None
             except (UpstreamFailure, asyncio.CancelledError):
                 raise
             except Exception as exc:  # noqa: BLE001 - an adapter bug or transport error counts as a failed attempt
                 message = self._log_unexpected(adapter, target, request_id, exc)
-                raise UpstreamFailure("invalid", f"The upstream answer could not be read ({message}).") from None
+                raise UpstreamFailure("invalid", f"The upstream response could not be read ({message}).") from None
             chosen["target"] = target
             return answer
 
@@ -584,9 +584,9 @@ class RelayService:
         except TimeoutError:
             await _close_quietly(generator)
             if has_content:
-                raise UpstreamFailure("timeout", "The upstream stopped sending before the answer was complete.") from None
+                raise UpstreamFailure("timeout", "The upstream stopped sending before the response was complete.") from None
             raise UpstreamFailure(
-                "timeout", f"The upstream sent no answer within {settings.first_byte_timeout:g} seconds."
+                "timeout", f"The upstream sent no response within {settings.first_byte_timeout:g} seconds."
             ) from None
         except UpstreamFailure:
             await _close_quietly(generator)
@@ -597,14 +597,14 @@ class RelayService:
         except Exception as exc:  # noqa: BLE001 - an adapter bug or transport error counts as a failed attempt
             await _close_quietly(generator)
             message = self._log_unexpected(adapter, target, request_id, exc)
-            raise UpstreamFailure("invalid", f"The upstream answer could not be read ({message}).") from None
+            raise UpstreamFailure("invalid", f"The upstream response could not be read ({message}).") from None
 
         if not has_content and not finished:
             await _close_quietly(generator)
-            raise UpstreamFailure("invalid", "The upstream stream ended before any answer.")
+            raise UpstreamFailure("invalid", "The upstream stream ended before any content.")
         if not has_content and not any(isinstance(event, Finish) for event in buffered):
             await _close_quietly(generator)
-            raise UpstreamFailure("invalid", "The upstream ended its answer without any content or finish reason.")
+            raise UpstreamFailure("invalid", "The upstream ended its response without any content or finish reason.")
         return _Committed(attempt, target, adapter, generator, buffered, finished)
 
     async def _deliver(self, committed: _Committed, hold: Any, request: ChatRequest, requested: str,
@@ -752,7 +752,7 @@ class RelayService:
             try:
                 await cache.store(request, events)
             except Exception:  # noqa: BLE001 - a cache failure must not fail a delivered answer
-                logger.exception("request %s: storing the answer in the response cache failed", outcome.request_id)
+                logger.exception("request %s: storing the response in the response cache failed", outcome.request_id)
         try:
             await self._hook("after_relay", request=request, result=outcome)
         except Exception:  # noqa: BLE001 - a plugin's observer must not fail a delivered answer
