@@ -31,6 +31,9 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            # The relay's log masking replaces a traceback that held a secret with masked text.
+            payload["exception"] = record.exc_text
         return json.dumps(payload, ensure_ascii=False)
 
 
