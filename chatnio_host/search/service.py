@@ -157,7 +157,7 @@ class SearchService:
         try:
             settings = await self.settings()
             provider = self.provider_for(settings)
-            if not settings.enabled or provider is None:
+            if not settings.enabled or provider is None or provider.name not in settings.providers:
                 logger.info("web search skipped for model %s: no provider configured", request.model)
                 return SearchOutcome(notice=NOTICE_NOT_CONFIGURED, query=query)
             name, results = await self.search(query, settings)

@@ -115,11 +115,12 @@ async def test_timeout_gives_notice(open_hosts: Any) -> None:
 
 async def test_not_configured_notice(open_hosts: Any) -> None:
     async with open_hosts() as (host,):
-        await host.ctx.site.put(SECTION, SearchSettings(enabled=False))
-        request = pancake_request()
-        outcome = await host.ctx.services["search"].augment(request)
-        assert outcome.notice == NOTICE_NOT_CONFIGURED
-        assert len(request.messages[1].content) == 2
+        for settings in (SearchSettings(), SearchSettings(provider="searxng"), SearchSettings(enabled=False)):
+            await host.ctx.site.put(SECTION, settings)
+            request = pancake_request()
+            outcome = await host.ctx.services["search"].augment(request)
+            assert outcome.notice == NOTICE_NOT_CONFIGURED
+            assert len(request.messages[1].content) == 2
 
 
 async def test_admin_settings_validated(open_hosts: Any) -> None:
