@@ -49,6 +49,7 @@ class LiveSite:
         self.tmp_path = tmp_path
         self.url = ""
         self.vendor: Any = None
+        self.ctx: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -66,6 +67,35 @@ class LiveSite:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
+
+    def seed_conversation(self, username: str, count: int) -> int:
+        """Store a conversation of ``count`` short messages for ``username``; return its id."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._seed(username, count), self._loop)
+        return future.result(60)
+
+    async def _seed(self, username: str, count: int) -> int:
+        from sqlalchemy import select
+
+        from chatnio_host.db.models.chat import ChatMessage, Conversation
+        from chatnio_host.db.models.user import User
+
+        async with self.ctx.db.transaction() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            assert user is not None, f"user {username} not found"
+            conversation = Conversation(user_id=user.id, title="Long conversation", model=MODEL, message_count=count)
+            session.add(conversation)
+            await session.flush()
+            session.add_all([
+                ChatMessage(
+                    conversation_id=conversation.id,
+                    role="user" if index % 2 == 0 else "assistant",
+                    content=[{"type": "text", "text": f"Message number {index}"}],
+                    model=MODEL,
+                )
+                for index in range(count)
+            ])
+            return conversation.id
 
     def _run(self) -> None:
         try:
@@ -97,6 +127,7 @@ class LiveSite:
         try:
             async with host:
                 ctx = host.ctx
+                self.ctx = ctx
                 config = await ctx.site.get(PRICES_SECTION, PricesConfig)
                 await ctx.site.put(PRICES_SECTION, PricesConfig(rules=[*config.rules, PriceRule(type="none", models=[MODEL])]))
                 await ctx.services["channels"].manager.create(
