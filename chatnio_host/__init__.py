@@ -4,6 +4,8 @@ Plugin authors import only from here: the ``hookimpl`` marker, the errors, what 
 ``register_*`` hooks take, the adapter contract and the canonical request and events.
 """
 
+from chatnio_host.auth.caller import Caller
+from chatnio_host.auth.deps import AdminUser, CurrentUser, KeyOrUser, OptionalUser, RelayCaller
 from chatnio_host.channels.base import (
     ChannelAdapter,
     SSEEvent,
@@ -58,14 +60,17 @@ from chatnio_host.version import __version__
 
 __all__ = [
     "APIError",
+    "AdminUser",
     "AuthenticationFailed",
     "CONTENT_EVENTS",
+    "Caller",
     "ChannelAdapter",
     "ChannelType",
     "ChatRequest",
     "ChatnioError",
     "ConfigError",
     "Conflict",
+    "CurrentUser",
     "Event",
     "FileParser",
     "Finish",
@@ -73,15 +78,18 @@ __all__ = [
     "InboundFormat",
     "InsufficientQuota",
     "InvalidRequest",
+    "KeyOrUser",
     "Message",
     "NoChannel",
     "NotFound",
+    "OptionalUser",
     "ParsedFile",
     "PayloadTooLarge",
     "PaymentProvider",
     "PermissionDenied",
     "RateLimited",
     "ReasoningDelta",
+    "RelayCaller",
     "SSEEvent",
     "SearchProvider",
     "SearchResult",
