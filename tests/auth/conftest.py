@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi import APIRouter
 
-from chatnio_host.auth.deps import KeyOrUser, RelayCaller
+from chatnio_host.auth.deps import KeyOrUser, OptionalUser, RelayCaller
 from chatnio_host.db.session import Database
 from chatnio_host.state import MemoryState, RedisState, SharedState
 from chatnio_host.testing import (
@@ -45,6 +45,10 @@ def probe_router() -> APIRouter:
     @router.get("/v1beta/_probe")
     async def v1beta_probe(caller: RelayCaller) -> dict[str, Any]:
         return {"user_id": caller.user.id, "key_id": caller.api_key_id}
+
+    @router.get("/api/_probe/optional")
+    async def optional_probe(user: OptionalUser) -> dict[str, Any]:
+        return {"user_id": user.id if user else None}
 
     @router.get("/dashboard/_probe")
     async def dashboard_probe(caller: KeyOrUser) -> dict[str, Any]:

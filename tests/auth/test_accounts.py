@@ -238,3 +238,18 @@ async def test_token_expires_by_app_clock(hosts: HostFactory) -> None:
     expired = await host.client.get("/api/auth/me", headers=bearer(token))
     assert expired.status_code == 401
     assert expired.json()["error"]["code"] == "invalid_token"
+
+
+async def test_optional_user_resolution(app_host: TestHost) -> None:
+    client = app_host.client
+    registered = await register(client, "liam", "secret123")
+    token = registered["token"]
+    assert (await client.get("/api/_probe/optional")).json() == {"user_id": None}
+    assert (await client.get("/api/_probe/optional", headers=bearer("garbage"))).json() == {"user_id": None}
+    signed_in = await client.get("/api/_probe/optional", headers=bearer(token))
+    assert signed_in.json() == {"user_id": registered["user"]["id"]}
+
+    admin = await root_token(app_host)
+    await client.post(f"/api/admin/users/{registered['user']['id']}/ban", headers=bearer(admin))
+    banned = await client.get("/api/_probe/optional", headers=bearer(token))
+    assert banned.status_code == 403
