@@ -171,6 +171,7 @@ class FileService:
             raise InvalidRequest(f"{name}: the file contains no text.", param="file", code="empty_file")
 
         stored_text = text[: settings.max_chars]
+        tokens = await asyncio.to_thread(_count_tokens, stored_text)
         row = StoredFile(
             id=secrets.token_hex(16),
             user_id=user_id,
@@ -181,7 +182,7 @@ class FileService:
             sha256=hashlib.sha256(data).hexdigest(),
             text=stored_text,
             chars=len(text),
-            tokens=_count_tokens(stored_text),
+            tokens=tokens,
             pages=parsed.pages,
             warnings=list(parsed.warnings),
             image_base64=base64.b64encode(data).decode("ascii") if parsed.kind == "image" else None,

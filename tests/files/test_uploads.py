@@ -268,3 +268,19 @@ async def test_unsupported_zip_rejected(files_host: TestHost, alice: Account) ->
         archive.writestr("a.txt", "hello")
     response = await upload(files_host, alice, "stuff.zip", buffer.getvalue())
     assert response.status_code == 415, response.text
+
+
+async def test_stored_text_limit_per_model(files_host: TestHost, alice: Account) -> None:
+    from chatnio_host.files.settings import SECTION, FileSettings
+
+    settings = FileSettings(max_chars=50, model_chars=20, high_context_models=["big-model"])
+    await files_host.ctx.site.put(SECTION, settings)
+    response = await upload(files_host, alice, "digits.txt", ("0123456789" * 10).encode())
+    assert response.status_code == 201, response.text
+    assert response.json()["chars"] == 100
+    file_id = response.json()["id"]
+
+    big = await full_text(files_host, alice, file_id, model="big-model")
+    assert big == "0123456789" * 5 + "\n[truncated: 50 of 100 characters]"
+    small = await full_text(files_host, alice, file_id, model="small-model")
+    assert small == "0123456789" * 2 + "\n[truncated: 20 of 100 characters]"
