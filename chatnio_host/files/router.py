@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
@@ -92,12 +93,19 @@ async def get_file(
 
 @router.get("/{file_id}/content")
 async def get_file_content(ctx: CtxDep, user: CurrentUser, file_id: str) -> Response:
-    """Return the bytes of an image upload, for previews."""
+    """Return an image upload's bytes for previews, or a text file's extracted text as a download.
+
+    Uploads never run as pages of this site: images are only PNG, JPEG, GIF or WebP (an SVG is
+    stored as text), every response forbids type sniffing and is sandboxed, and text is an attachment.
+    """
     row = await _service(ctx).get(user.id, file_id, with_content=True)
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'"}
+    encoded_name = quote(row.name, safe="")
     if row.image_base64 is None:
-        return Response(content=row.text.encode("utf-8"), media_type="text/plain; charset=utf-8")
-    data = base64.b64decode(row.image_base64)
-    return Response(content=data, media_type=row.media_type, headers={"X-Content-Type-Options": "nosniff"})
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{encoded_name}.txt"
+        return Response(content=row.text.encode("utf-8"), media_type="text/plain; charset=utf-8", headers=headers)
+    headers["Content-Disposition"] = f"inline; filename*=UTF-8''{encoded_name}"
+    return Response(content=base64.b64decode(row.image_base64), media_type=row.media_type, headers=headers)
 
 
 @router.delete("/{file_id}", status_code=204)

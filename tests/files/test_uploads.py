@@ -284,3 +284,25 @@ async def test_stored_text_limit_per_model(files_host: TestHost, alice: Account)
     assert big == "0123456789" * 5 + "\n[truncated: 50 of 100 characters]"
     small = await full_text(files_host, alice, file_id, model="small-model")
     assert small == "0123456789" * 2 + "\n[truncated: 20 of 100 characters]"
+
+
+async def test_uploads_never_render_as_pages(files_host: TestHost, alice: Account) -> None:
+    svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.__xss='p11'\"/>"
+    response = await upload(files_host, alice, "evil.svg", svg)
+    assert response.status_code == 201, response.text
+    assert response.json()["kind"] == "text"
+    assert response.json()["type"] == "text/plain"
+    content = await files_host.client.get(f"/api/files/{response.json()['id']}/content", headers=alice.headers)
+    assert content.headers["content-type"].startswith("text/plain")
+    assert content.headers["x-content-type-options"] == "nosniff"
+    assert content.headers["content-security-policy"].startswith("sandbox")
+    assert content.headers["content-disposition"].startswith("attachment;")
+
+    name = "\"><img src=x onerror=window.__xss='p10'>.txt"
+    named = await upload(files_host, alice, name, b"hello")
+    assert named.status_code == 201, named.text
+    # Multipart clients send the double quote as %22, as browsers do; the rest arrives verbatim.
+    assert named.json()["name"].endswith("><img src=x onerror=window.__xss='p10'>.txt")
+    file_id = named.json()["id"]
+    download = await files_host.client.get(f"/api/files/{file_id}/content", headers=alice.headers)
+    assert "<img" not in download.headers["content-disposition"]
