@@ -54,6 +54,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # Alembic logs its context on every revision read (each /ready); chatnio_host.db.migrate
-    # logs what a migration changed instead.
-    logging.getLogger("alembic.runtime.migration").setLevel(max(logging.WARNING, root.level))
+    # Alembic logs its set-up and context on every revision read (each /ready);
+    # chatnio_host.db.migrate logs what a migration changed instead.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

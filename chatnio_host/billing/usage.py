@@ -20,7 +20,7 @@ __all__ = ["Counts", "add_counts", "local_day", "site_timezone", "usage_record"]
 
 logger = logging.getLogger(__name__)
 
-SITE_SECTION = "site"
+SITE_SECTION = "general"  # the section of chatnio_host.site.general.GeneralSettings
 AGGREGATE_ATTEMPTS = 3
 
 aggregates = DailyAggregate.__table__

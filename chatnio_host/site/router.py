@@ -81,7 +81,10 @@ async def read_settings(ctx: CtxDep, admin: AdminUser) -> dict[str, dict[str, An
 
 @admin_router.put("/settings")
 async def update_settings(ctx: CtxDep, admin: AdminUser, body: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Replace the given sections; each change applies on every replica at once."""
+    """Change the given fields of the given sections; fields left out keep their value.
+
+    Each change applies on every replica at once.
+    """
     models = section_models()
     validated: dict[str, BaseModel] = {}
     for name, value in body.items():
@@ -91,7 +94,7 @@ async def update_settings(ctx: CtxDep, admin: AdminUser, body: dict[str, dict[st
         if not isinstance(value, dict):
             raise InvalidRequest(f"Settings section {name!r} must be an object.", param=name)
         current = (await ctx.site.get(name, model)).model_dump(mode="json")
-        merged = {key: val for key, val in value.items() if not key.endswith("_set")}
+        merged = {**current, **{key: val for key, val in value.items() if not key.endswith("_set")}}
         for field in WRITE_ONLY_FIELDS.get(name, ()):
             if not merged.get(field):
                 merged[field] = current.get(field, "")

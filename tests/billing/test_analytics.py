@@ -22,7 +22,7 @@ async def _call(host: TestHost, user, *, fail: bool = False) -> None:  # type: i
 
 
 async def test_days_follow_site_timezone(billed: TestHost) -> None:
-    await billed.ctx.site.put("site", {"timezone": "Asia/Shanghai"})
+    await billed.ctx.site.put("general", {"timezone": "Asia/Shanghai"})
     await set_prices(billed, {"type": "token", "models": ["m"], "input": "0.01", "output": "0.01"})
     clock = billed.ctx.clock
     clock.set(dt.datetime(2025, 3, 30, tzinfo=UTC))
