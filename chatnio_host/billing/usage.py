@@ -27,12 +27,12 @@ aggregates = DailyAggregate.__table__
 
 
 async def site_timezone(site: SiteSettingsStore) -> ZoneInfo:
-    """Return the zone named by the ``site.timezone`` setting (an IANA name; UTC when unset or unknown)."""
+    """Return the zone named by the ``general.timezone`` setting (an IANA name; UTC when unset or unknown)."""
     name = (await site.get_raw(SITE_SECTION)).get("timezone") or "UTC"
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("site.timezone %r is not an IANA zone name; counting days in UTC", name)
+        logger.warning("general.timezone %r is not an IANA zone name; counting days in UTC", name)
         return ZoneInfo("UTC")
 
 
