@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,5 +12,6 @@ from matrix_world import MatrixSite, open_site
 
 @pytest.fixture
 async def site(stack: str, tmp_path: Path, server_databases: Any) -> AsyncIterator[MatrixSite]:
-    async with contextlib.AsyncExitStack() as stack_:
-        yield await stack_.enter_async_context(open_site(stack, tmp_path, server_databases))
+    """A started host on ``stack`` with a channel of each type and a funded API key."""
+    async with open_site(stack, tmp_path, server_databases) as matrix_site:
+        yield matrix_site
