@@ -173,8 +173,8 @@ class SearchService:
             return SearchOutcome(notice=NOTICE_NO_RESULTS, query=query)
 
         limit = settings.crop_len if settings.crop else settings.max_chars
-        block, shown = format_block(query, results, nonce=new_nonce(), now=self.ctx.clock.now(), limit=limit)
+        block, kept_count = format_block(query, results, nonce=new_nonce(), now=self.ctx.clock.now(), limit=limit)
         target.content.insert(0, TextPart(text=block))
-        sources = [Source(index=i, title=r.title, url=r.url) for i, r in enumerate(results[:shown], start=1)]
+        sources = [Source(index=i, title=r.title, url=r.url) for i, r in enumerate(results[:kept_count], start=1)]
         logger.info("web search with provider %s added %d results for model %s", name, len(results), request.model)
         return SearchOutcome(sources=sources, query=query)
