@@ -50,6 +50,7 @@ class LiveSite:
         self.url = ""
         self.vendor: Any = None
         self.ctx: Any = None
+        self.admin_token = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -139,6 +140,7 @@ class LiveSite:
                     )
                     admin_id = admin.id
                 token = await ctx.services["auth"].issue_token(await ctx.services["auth"].get_user(admin_id))
+                self.admin_token = token
                 saved = await host.client.put(
                     "/api/admin/market",
                     headers={"Authorization": f"Bearer {token}"},

@@ -376,6 +376,63 @@ def test_account_pages_render(site: LiveSite, watched: PageWatch) -> None:
     page.get_by_test_id("language-select").first.select_option("en")
 
 
+def test_root_default_password_banner(site: LiveSite, browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/login")
+        page.locator("#username").fill("root")
+        page.locator("#password").fill("chatnio123456")
+        page.get_by_test_id("login-submit").click()
+        banner = page.get_by_test_id("default-password-banner")
+        banner.wait_for()
+        assert "default password" in banner.inner_text()
+        banner.get_by_role("link").click()
+        page.locator("#old").fill("chatnio123456")
+        page.locator("#new").fill("a new root password")
+        page.locator("#confirm").fill("a new root password")
+        page.get_by_role("button", name="Change password").click()
+        page.get_by_text("Your password was changed.").wait_for()
+        banner.wait_for(state="detached")
+        page.reload()
+        page.get_by_role("heading", name="Settings").wait_for()
+        assert page.get_by_test_id("user-menu").first.inner_text() == "root"
+    finally:
+        context.close()
+
+
+def test_announcement_shown_once_per_change(site: LiveSite, browser: Any, watched: PageWatch) -> None:
+    import httpx
+
+    def announce(content: str) -> None:
+        response = httpx.post(
+            f"{site.url}/api/admin/announcements",
+            headers={"Authorization": f"Bearer {site.admin_token}"},
+            json={"title": "News", "content": content},
+        )
+        response.raise_for_status()
+
+    announce("First **news**.")
+    context = browser.new_context(storage_state=watched.page.context.storage_state())
+    try:
+        page = context.new_page()
+        page.goto(site.url)
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("First").wait_for()
+        assert dialog.locator("strong").inner_text() == "news"
+        dialog.get_by_role("button", name="OK").click()
+        page.reload()
+        page.get_by_test_id("composer").wait_for()
+        page.wait_for_timeout(500)
+        assert page.get_by_role("dialog").count() == 0
+
+        announce("Second news.")
+        page.reload()
+        page.get_by_role("dialog").get_by_text("Second news.").wait_for()
+    finally:
+        context.close()
+
+
 def test_no_page_errors(watched: PageWatch) -> None:
     assert watched.page_errors == []
     assert watched.console_errors == []

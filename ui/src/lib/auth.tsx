@@ -1,10 +1,10 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { getToken, onUnauthorized, setToken } from "@/api/client";
 import { auth } from "@/api/endpoints";
-import type { User } from "@/api/types";
+import type { Me, User } from "@/api/types";
 
 interface AuthState {
-  user: User | null;
+  user: Me | null;
   loading: boolean;
   signIn: (token: string, user: User) => void;
   signOut: () => Promise<void>;
@@ -14,7 +14,7 @@ interface AuthState {
 const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
-  const [user, setUser] = useState<User | null>(null);
+  const [user, setUser] = useState<Me | null>(null);
   const [loading, setLoading] = useState(Boolean(getToken()));
 
   const refresh = useCallback(async () => {
@@ -40,10 +40,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     });
   }, [refresh]);
 
-  const signIn = useCallback((token: string, next: User) => {
-    setToken(token);
-    setUser(next);
-  }, []);
+  const signIn = useCallback(
+    (token: string, next: User) => {
+      setToken(token);
+      setUser({ ...next, group: "", must_change_password: false });
+      // The login response has no `must_change_password`; `me` does.
+      void refresh();
+    },
+    [refresh],
+  );
 
   const signOut = useCallback(async () => {
     try {

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
+import { setToken } from "@/api/client";
 import { auth } from "@/api/endpoints";
 import { Button } from "@/components/ui/button";
 import { Alert, Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -36,7 +37,9 @@ function PasswordForm() {
       return;
     }
     try {
-      await auth.changePassword(String(form.get("old")), String(form.get("new")));
+      // A password change revokes older tokens; the response carries a new one.
+      const result = await auth.changePassword(String(form.get("old")), String(form.get("new")));
+      if (result?.token) setToken(result.token);
       setMessage({ ok: true, text: t("settings.passwordChanged") });
       formElement.reset();
       await refresh();
