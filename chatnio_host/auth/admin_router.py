@@ -205,8 +205,16 @@ async def revoke_admin(user_id: int, admin: AdminUser, ctx: CtxDep) -> UserOut:
 
 @router.post("/users/{user_id}/level")
 async def set_level(user_id: int, body: SetLevel, admin: AdminUser, ctx: CtxDep) -> UserOut:
-    """Set a user's level (0 normal, 1 basic, 2 standard, 3 pro)."""
-    return await _change_user(ctx, admin, user_id, f"set-level-{body.level}", level=body.level)
+    """Set a user's level (0 normal, 1 basic, 2 standard, 3 pro).
+
+    With billing installed the subscription's level changes too; it applies while the
+    subscription's expiry is in the future (set it with the subscription endpoint).
+    """
+    changed = await _change_user(ctx, admin, user_id, f"set-level-{body.level}", level=body.level)
+    billing = ctx.services.get("billing")
+    if billing is not None:
+        await billing.set_subscription(user_id, level=body.level, expires_at=None, actor_id=admin.id)
+    return changed
 
 
 @router.get("/settings/auth")

@@ -25,6 +25,7 @@ from chatnio_host.auth.schemas import (
     TokenOut,
     UserOut,
 )
+from chatnio_host.auth.caller import resolve_level
 from chatnio_host.auth.service import AuthService, banned_error
 from chatnio_host.auth.settings import AuthSettings
 from chatnio_host.db.models.user import User
@@ -173,8 +174,10 @@ async def logout_all(user: CurrentUser, ctx: CtxDep) -> Response:
 async def me(user: CurrentUser, ctx: CtxDep) -> MeOut:
     """Return the signed-in user."""
     caller = await _service(ctx).caller_for_user(user)
+    # The level shown is the one in force: a subscription level counts only while it is active.
+    level = await resolve_level(ctx, user)
     return MeOut(
-        **UserOut.of(user).model_dump(),
+        **{**UserOut.of(user).model_dump(), "level": level},
         group=caller.group,
         must_change_password=await uses_default_password(ctx, user),
     )
