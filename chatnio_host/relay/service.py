@@ -359,7 +359,7 @@ class RelayService:
     # --- the pipeline ----------------------------------------------------------------------
 
     async def run(
-        self, caller: Caller, request: ChatRequest, *, request_id: str, use_subscription: bool = False,
+        self, caller: Caller, request: ChatRequest, *, request_id: str, use_subscription: bool = True,
     ) -> RelayResult:
         """Run ``request`` up to its commit point and return the events that follow.
 
