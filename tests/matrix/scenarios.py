@@ -1,7 +1,7 @@
 """The conversion matrix scenarios: a client request, vendor bytes per channel type, the outcome.
 
 Each scenario is written once. ``client_request`` renders its request in each inbound format
-(OpenAI, Anthropic, Gemini); ``vendor_replies`` holds the exact bytes each fake vendor sends for
+(OpenAI, Anthropic, Gemini); ``vendor_replies`` contains the exact bytes each fake vendor sends for
 it; ``expected`` is the outcome every one of the 9 pairs must show after the client's bytes are
 read back by ``transcripts.read_transcript``; ``check_upstream`` inspects what the adapter sent.
 """

@@ -1,6 +1,6 @@
 """Every scenario through all 9 pairs of inbound format and channel type, against golden transcripts.
 
-A golden file per pair holds the client's request, the body the adapter sent upstream, the
+A golden file per pair contains the client's request, the body the adapter sent upstream, the
 vendor's bytes and the client's bytes (ids and timestamps normalised). Set
 ``CHATNIO_UPDATE_GOLDEN=1`` to rewrite them after an intended change, then review the diff.
 """

@@ -1,6 +1,6 @@
 """The official anthropic, google-genai and openai SDKs, served over HTTP, through every channel type.
 
-Each test holds a conversation with a tool call: the first turn streams a call, the second
+Each test runs a conversation with a tool call: the first turn streams a call, the second
 sends the tool's result back and streams the answer. The fake vendors answer by default: they
 call the first tool with ``{"text": <last user text>}`` and answer ``tool result: ...`` after a
 result.
@@ -145,7 +145,7 @@ async def test_openai_sdk_tool_conversation_each_channel(site: MatrixSite) -> No
 
 
 async def test_thinking_signature_survives_second_turn(site: MatrixSite) -> None:
-    """With thinking on, the claude vendor answers 400 unless the signed thinking block comes back."""
+    """With thinking on, the claude vendor returns 400 unless the signed thinking block comes back."""
     model = MODELS["claude"]
     async with served(site) as base_url:
         client = anthropic.AsyncAnthropic(base_url=base_url, api_key=site.key, max_retries=0)
@@ -204,7 +204,7 @@ async def _usage_record(site: MatrixSite) -> UsageRecord:
 
 @pytest.mark.parametrize("inbound", ["openai", "anthropic"])
 async def test_billing_prices_cache_reads_and_writes(site: MatrixSite, inbound: str) -> None:
-    """A claude answer with cache reads and writes is charged at the section's cache ratios."""
+    """A claude response with cache reads and writes is charged at the section's cache ratios."""
     ctx = site.host.ctx
     config = await ctx.site.get(PRICES_SECTION, PricesConfig)
     rules = [PriceRule(type="token", models=[MODELS["claude"]], input=Decimal("1"), output=Decimal("2"),

@@ -1,8 +1,8 @@
 """Relay cases for the claude and gemini channel types, end to end through the host.
 
-Tool-call streams keep their indices and arrive unbuffered, token limits map to each vendor's
-field, images are sent inline with the type their bytes show, and a request the gateway can tell
-is invalid is a 400 before any vendor call.
+Tool-call streams keep their indices and arrive unbuffered. Token limits map to each vendor's
+field, and images are sent inline with the type their bytes show. A request that the gateway
+can tell is invalid is a 400 before any vendor call.
 """
 
 from __future__ import annotations

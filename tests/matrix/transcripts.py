@@ -158,7 +158,8 @@ def read_gemini(raw: bytes) -> Transcript:
     assert raw.endswith(b"\r\n\r\n"), "Gemini events end with CRLF CRLF"
     for _name, data in _events(raw, b"\r\n\r\n"):
         chunk = json.loads(data)
-        assert transcript.finish is None and not transcript.error, "a chunk followed the final chunk"
+        assert transcript.finish is None, "a chunk followed the final chunk"
+        assert not transcript.error, "a chunk followed the error chunk"
         if "error" in chunk:
             transcript.error = True
             assert chunk["error"]["code"] and chunk["error"]["status"], chunk

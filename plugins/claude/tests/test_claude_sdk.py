@@ -41,7 +41,8 @@ async def test_anthropic_sdk_streams_tool_conversation(site: tuple[str, str, Fak
         kinds = [event.type async for event in stream]
         first = await stream.get_final_message()
     assert kinds[0] == "message_start"
-    assert "content_block_start" in kinds and "message_stop" in kinds
+    assert "content_block_start" in kinds
+    assert "message_stop" in kinds
     assert first.model == MODEL
     assert first.stop_reason == "tool_use"
     call = next(block for block in first.content if block.type == "tool_use")
