@@ -375,3 +375,56 @@ def test_payloads_stay_inert(site: LiveSite, page: Any, browser: Any) -> None:
     finally:
         anonymous.close()
     assert page.errors == []
+
+
+def test_ime_in_edit_box(site: LiveSite, page: Any) -> None:
+    question = page.locator('[data-testid="message"][data-role="user"]').last
+    question.hover()
+    question.get_by_test_id("message-menu").click()
+    page.get_by_role("menuitem", name="Edit").click()
+    page.get_by_test_id("edit-box").fill("")
+    ime(page, ["S1"], target='[data-testid="edit-box"]')
+    ime(page, ["S2"], target='[data-testid="edit-box"]')
+    page.wait_for_timeout(200)
+    assert page.get_by_test_id("edit-box").input_value() == "你好"
+    ime(page, ["wait", "enter13"], target='[data-testid="edit-box"]')
+    page.get_by_test_id("edit-box").wait_for(state="detached")
+    page.locator('[data-testid="message"][data-role="user"]').last.get_by_text("你好", exact=True).wait_for()
+
+
+def test_deep_link_prefills_without_sending(site: LiveSite, page: Any, sends: list[str]) -> None:
+    page.goto(f"{site.url}/?q=delete%20everything&send=1")
+    composer = page.get_by_test_id("composer")
+    composer.wait_for()
+    page.wait_for_timeout(500)
+    assert composer.input_value() == "delete everything"
+    assert sends == []
+    composer.fill("")
+
+
+def test_sidebar_search_filters(site: LiveSite, page: Any) -> None:
+    items = page.get_by_test_id("conversation-item")
+    items.first.wait_for()
+    assert items.count() >= 2
+    page.get_by_placeholder("Search conversations").fill("你好")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=conversation-item]').length === 1")
+    assert items.first.inner_text().strip() == "你好"
+    page.get_by_placeholder("Search conversations").fill("")
+
+
+def test_pwa_and_security_headers(site: LiveSite, page: Any) -> None:
+    import httpx
+
+    index = httpx.get(f"{site.url}/")
+    policy = index.headers["content-security-policy"]
+    script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
+    assert "*" not in script_src
+    share_page = httpx.get(f"{site.url}/share/anything")
+    assert "script-src 'self'" in share_page.headers["content-security-policy"]
+
+    manifest = httpx.get(f"{site.url}/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone"
+    assert manifest["icons"]
+    page.goto(site.url)
+    page.wait_for_function("async () => Boolean(await navigator.serviceWorker.getRegistration())", timeout=15_000)

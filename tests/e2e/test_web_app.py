@@ -270,6 +270,7 @@ def test_chinese_chat_page_has_no_english(site: LiveSite, watched: PageWatch) ->
     english = sorted({word for word in re.findall(r"[A-Za-z]{3,}", chrome) if word not in allowed})
     assert english == []
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
+    page.screenshot(path=str(SCREENSHOTS / "chat-zh-CN.png"))
     page.get_by_test_id("language-select").select_option("en")
 
 
@@ -282,6 +283,8 @@ def test_dark_theme(site: LiveSite, watched: PageWatch) -> None:
     page.reload()
     page.get_by_test_id("composer").wait_for()
     assert page.evaluate("() => document.documentElement.classList.contains('dark')")
+    page.locator(".md-mermaid svg").first.wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "chat-dark.png"))
     page.get_by_test_id("theme-light").first.click()
     assert re.search(r"/chat/\d+$", page.url)
 
