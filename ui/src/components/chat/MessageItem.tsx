@@ -1,9 +1,10 @@
-import { memo, useState } from "react";
+import { memo, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import {
   ArrowDownToLine, Copy, CornerDownLeft, GitFork, MoreHorizontal, Pencil, Play, RefreshCw, Trash2,
 } from "lucide-react";
-import type { ChatMessage, SearchSource } from "@/api/types";
+import { api } from "@/api/client";
+import type { ChatMessage, MessagePart, SearchSource } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
 import {
@@ -26,9 +27,34 @@ export function messageText(message: Pick<ChatMessage, "content" | "text">): str
     .join("\n");
 }
 
-function attachmentNames(message: ChatMessage): string[] {
+function attachments(message: ChatMessage): MessagePart[] {
   if (typeof message.content === "string") return [];
-  return message.content.filter((part) => part.type !== "text").map((part) => part.name ?? part.type);
+  return message.content.filter((part) => part.type !== "text");
+}
+
+const fileNames = new Map<string, Promise<string>>();
+
+/** An attached file, named by its upload (stored message parts keep only the file id). */
+function FileChip({ part }: { part: MessagePart }) {
+  const [name, setName] = useState(part.name ?? "");
+  useEffect(() => {
+    if (part.name || !part.file_id) return;
+    let names = fileNames.get(part.file_id);
+    if (!names) {
+      names = api.get<{ name: string }>(`/api/files/${encodeURIComponent(part.file_id)}`).then((file) => file.name);
+      fileNames.set(part.file_id, names);
+    }
+    names.then(setName).catch(() => undefined);
+  }, [part.file_id, part.name]);
+  return <span className="rounded border border-border px-1.5 text-xs">{name || part.type}</span>;
+}
+
+function ImagePart({ part }: { part: MessagePart }) {
+  const url = part.url ?? "";
+  if (!/^(https?:\/\/|data:image\/(png|jpe?g|gif|webp);)/i.test(url)) {
+    return <span className="rounded border border-border px-1.5 text-xs">{part.name ?? part.type}</span>;
+  }
+  return <img src={url} alt={part.name ?? ""} className="max-h-40 rounded-md" referrerPolicy="no-referrer" />;
 }
 
 export function Sources({ sources }: { sources: SearchSource[] }) {
@@ -114,7 +140,7 @@ export const MessageItem = memo(function MessageItem({
   const [editing, setEditing] = useState(false);
   const text = messageText(message);
   const user = message.role === "user";
-  const files = attachmentNames(message);
+  const files = attachments(message);
 
   return (
     <div
@@ -136,11 +162,9 @@ export const MessageItem = memo(function MessageItem({
         {!user && message.model && <div className="mb-1 text-xs text-muted-foreground">{message.model}</div>}
         {files.length > 0 && (
           <div className="mb-1 flex flex-wrap gap-1">
-            {files.map((name, position) => (
-              <span key={position} className="rounded border border-border px-1.5 text-xs">
-                {name}
-              </span>
-            ))}
+            {files.map((part, position) =>
+              part.type === "image" ? <ImagePart key={position} part={part} /> : <FileChip key={position} part={part} />,
+            )}
           </div>
         )}
         {editing ? (
