@@ -371,3 +371,29 @@ async def test_embeddings_and_images_errors(open_host: Any) -> None:
         assert failed.status_code == 502
         assert failed.json()["error"]["type"] == "upstream_error"
         assert await balance_micro(host, account.user_id) == start - tokens * 1000
+
+
+async def test_azure_content_filter_passes_through(open_host: Any) -> None:
+    prompt_filter = sse_data({
+        "choices": [], "created": 0, "id": "", "model": "", "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+            "hate": {"filtered": False, "severity": "safe"}}}],
+    })
+    async with open_host() as host, FakeOpenAI(keys={"AZKEY"}) as vendor:
+        await set_token_price(host, ["gpt-4o-mini"], input="1", output="1")
+        account = await make_account(host, points="10")
+        await openai_channel(host, vendor, type="azure", keys="AZKEY", settings={"api_version": "2024-02-01"})
+        vendor.enqueue(Reply.sse([
+            prompt_filter, content_chunk("Par", model="gpt-4o-mini"),
+            finish_chunk("content_filter", model="gpt-4o-mini"), DONE,
+        ]))
+
+        response = await _post(host, account.key, _body("gpt-4o-mini", stream=True))
+
+        payloads = parse_stream(response.content)
+        assert stream_text(payloads) == "Par"
+        reasons = [choice["finish_reason"] for p in payloads if isinstance(p, dict) for choice in p["choices"]
+                   if choice["finish_reason"]]
+        assert reasons == ["content_filter"]
+        assert payloads[-1] == "[DONE]"
+        assert all(p["choices"] for p in payloads if isinstance(p, dict))
