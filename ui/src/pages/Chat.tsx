@@ -23,9 +23,18 @@ interface LiveAnswer {
   notices: string[];
   error: string | null;
   messageId: string | null;
+  usage: { tokens: number | null; points: string | null; subscription: boolean } | null;
 }
 
-const EMPTY_LIVE: LiveAnswer = { text: "", reasoning: "", sources: [], notices: [], error: null, messageId: null };
+const EMPTY_LIVE: LiveAnswer = {
+  text: "",
+  reasoning: "",
+  sources: [],
+  notices: [],
+  error: null,
+  messageId: null,
+  usage: null,
+};
 
 function LiveMessage({ live, index }: { live: LiveAnswer; index: number }) {
   const { t } = useTranslation();
@@ -52,6 +61,13 @@ function LiveMessage({ live, index }: { live: LiveAnswer; index: number }) {
         )
       )}
       <Sources sources={live.sources} />
+      {live.usage?.tokens && (
+        <div className="mt-1 text-xs text-muted-foreground" data-testid="message-usage">
+          {live.usage.subscription
+            ? t("message.usageSubscription", { tokens: live.usage.tokens })
+            : t("message.usage", { tokens: live.usage.tokens, points: live.usage.points ?? "0" })}
+        </div>
+      )}
       {live.error && (
         <div className="mt-2 rounded-md border border-destructive/50 px-3 py-2 text-sm text-destructive" data-testid="message-error">
           {live.error}
@@ -127,6 +143,9 @@ export function ChatPage() {
           break;
         case "error":
           current.error = event.message;
+          break;
+        case "usage":
+          current.usage = { tokens: event.tokens, points: event.points, subscription: event.subscription };
           break;
         default:
           break;

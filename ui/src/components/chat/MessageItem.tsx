@@ -160,6 +160,12 @@ export const MessageItem = memo(function MessageItem({
       )}
       <div className={cn("min-w-0 max-w-[85%]", user && "rounded-2xl bg-secondary px-4 py-2", !user && "flex-1")}>
         {!user && message.model && <div className="mb-1 text-xs text-muted-foreground">{message.model}</div>}
+        {!user && message.reasoning && (
+          <details className="mb-2 text-xs text-muted-foreground">
+            <summary>{t("chat.reasoning")}</summary>
+            <div className="whitespace-pre-wrap">{message.reasoning}</div>
+          </details>
+        )}
         {files.length > 0 && (
           <div className="mb-1 flex flex-wrap gap-1">
             {files.map((part, position) =>
