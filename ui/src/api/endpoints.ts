@@ -76,7 +76,7 @@ export const site = {
   announcement: () => api.get<T.Announcement | null>("/api/announcement"),
 };
 
-/** Unwrap list endpoints that answer either an array or a page object. */
+/** Return the items of a list endpoint's response, whether an array or a page object. */
 export function itemsOf<T>(value: T[] | { items?: T[] } | Record<string, unknown> | null | undefined): T[] {
   if (!value) return [];
   if (Array.isArray(value)) return value;

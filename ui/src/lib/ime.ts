@@ -1,10 +1,11 @@
 // Send-key handling that is safe for IME users (Chinese, Japanese, Korean input methods).
 //
-// An Enter is a commit of the IME candidate, never a send, when it arrives while a composition is
-// active (Chromium and Firefox: keydown with isComposing before compositionend), or in the same task
-// as compositionend (WebKit fires compositionend before the confirming keydown, with isComposing
-// false). An Enter that arrives later with no composition active is a send whatever its keyCode:
-// Chrome on macOS reports keyCode 229 for ordinary Enters too. No user-agent sniffing.
+// An Enter that arrives while a composition is active commits the IME candidate and never sends.
+// Chromium and Firefox fire that keydown with isComposing before compositionend. WebKit fires
+// compositionend first and the confirming keydown in the same task, with isComposing false, so an
+// Enter in the same task as compositionend is a commit too. An Enter that arrives later with no
+// composition active sends, whatever its keyCode, because Chrome on macOS reports keyCode 229 for
+// ordinary Enters too. The rules use no user-agent sniffing.
 
 export type SendKey = "enter" | "ctrl-enter";
 
@@ -34,13 +35,13 @@ export class CompositionTracker {
     }, 0);
   }
 
-  /** Whether a keydown now belongs to an IME composition. */
+  /** Return whether a keydown now belongs to an IME composition. */
   isImeKey(event: KeyLike): boolean {
     return Boolean(event.isComposing) || this.composing || this.endedThisTask;
   }
 }
 
-/** What an Enter-family keydown should do: send or submit, or leave the default (newline or commit). */
+/** Decide what a keydown does: "send", or "default" to leave the browser's action (newline or commit). */
 export function keyAction(event: KeyLike, sendKey: SendKey, tracker: CompositionTracker): "send" | "default" {
   if (event.key !== "Enter") return "default";
   if (tracker.isImeKey(event)) return "default";

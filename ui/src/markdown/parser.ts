@@ -138,7 +138,7 @@ function mathBlockRule(state: StateBlock, startLine: number, endLine: number, si
 
 const SAFE_SCHEMES = ["http:", "https:", "mailto:"];
 
-/** Whether a link target is http(s), mailto or a same-site relative path. */
+/** Return whether a link target is http(s), mailto or a same-site relative path. */
 export function isSafeUrl(url: string): boolean {
   const trimmed = url.trim();
   // Control characters and whitespace inside a scheme can hide `javascript:` from naive checks.
@@ -153,7 +153,7 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** Whether the fence token was closed in the source (markdown-it runs an unclosed fence to the end). */
+/** Return whether a fence was closed in the source (markdown-it runs an unclosed fence to the end). */
 export function isFenceClosed(token: Token, lines: string[]): boolean {
   if (!token.map) return false;
   const [first, end] = token.map;

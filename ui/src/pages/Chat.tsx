@@ -333,7 +333,7 @@ export function ChatPage() {
         if (conversationId.current) await loadConversation(conversationId.current);
         return;
       }
-      // Drop the replies after the edited message; the server answers it again.
+      // Drop the replies after the edited message, because the server generates a new one.
       setMessages((items) => items.slice(0, items.findIndex((item) => item.id === message.id) + 1));
       const body = { text, regenerate: true, model: getPreferences().model, preferences: requestParameters(getPreferences()) };
       void runStream((signal) => postStream(`/api/messages/${message.id}`, body, onEvent, signal, "PATCH"));
