@@ -112,6 +112,11 @@ def test_chat_renders_rich_answer(site: LiveSite, watched: PageWatch) -> None:
     assert content.locator(".md-mermaid svg").count() == 1
     assert content.locator(".katex-error").count() == 0
     assert page.get_by_test_id("conversation-item").count() >= 1
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
+    content.locator(".md-copy").first.click()
+    content.get_by_role("button", name="Copied").wait_for()
+    assert page.evaluate("() => navigator.clipboard.readText()") == "print('hello')\n"
     assert re.search(r"/chat/\d+$", page.url)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -232,6 +237,11 @@ def test_share_two_messages_logged_out(site: LiveSite, watched: PageWatch, brows
     link_box.wait_for()
     page.wait_for_function("() => document.querySelector('[data-testid=share-link]').value.includes('/share/')")
     link = link_box.input_value()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Save as image").click()
+    download = download_info.value
+    assert download.suggested_filename == "conversation.png"
+    assert download.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page.keyboard.press("Escape")
 
     anonymous = browser.new_context(viewport={"width": 1280, "height": 860})
