@@ -428,3 +428,20 @@ def test_pwa_and_security_headers(site: LiveSite, page: Any) -> None:
     assert manifest["icons"]
     page.goto(site.url)
     page.wait_for_function("async () => Boolean(await navigator.serviceWorker.getRegistration())", timeout=15_000)
+
+
+def test_upstream_error_shows_as_error(site: LiveSite, page: Any) -> None:
+    new_chat(page)
+    # A request error (400) is passed through without retries, so exactly one reply is used.
+    site.vendor.enqueue(Reply.error(400, "The prompt is not allowed."), path="/chat/completions")
+    try:
+        page.get_by_test_id("composer").fill("this will fail")
+        page.get_by_test_id("send-button").click()
+        error = page.get_by_test_id("message-error").last
+        error.wait_for()
+        wait_idle(page)
+        page.get_by_test_id("message-error").last.wait_for()
+        assert page.get_by_test_id("composer").input_value() == ""
+        assert page.errors == []
+    finally:
+        site.vendor.reset()
