@@ -42,6 +42,8 @@ class TextPart:
 
     text: str
     type: Literal["text"] = "text"
+    cache_control: dict[str, Any] | None = None
+    """Anthropic's prompt-caching marker (``{"type": "ephemeral"}``) set by an Anthropic-format client."""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ImagePart:
     media_type: str | None = None
     detail: str | None = None
     type: Literal["image"] = "image"
+    cache_control: dict[str, Any] | None = None
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Tool:
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
+    cache_control: dict[str, Any] | None = None
 
 
 @dataclass

@@ -87,6 +87,11 @@ def decode_messages_request(body: Any, *, beta: str | None = None, count_only: b
     return request
 
 
+def _cache_control(block: dict[str, Any]) -> dict[str, Any] | None:
+    marker = block.get("cache_control")
+    return marker if isinstance(marker, dict) else None
+
+
 def _bool(body: dict[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if value is None:
@@ -133,7 +138,7 @@ def _system(value: Any) -> list[Message]:
     for index, block in enumerate(value):
         if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
             raise _invalid(f"system[{index}]", "a text block", block)
-        parts.append(TextPart(block["text"]))
+        parts.append(TextPart(block["text"], cache_control=_cache_control(block)))
     return [Message(role="system", content=parts)]
 
 
@@ -176,9 +181,11 @@ def _part(block: Any, where: str) -> Part:
     if kind == "text":
         if not isinstance(block.get("text"), str):
             raise _invalid(f"{where}.text", "a string", block.get("text"))
-        return TextPart(block["text"])
+        return TextPart(block["text"], cache_control=_cache_control(block))
     if kind == "image":
-        return _image(block.get("source"), f"{where}.source")
+        image = _image(block.get("source"), f"{where}.source")
+        image.cache_control = _cache_control(block)
+        return image
     raise InvalidRequest(
         f"{where}.type: content blocks of type {kind!r} are not supported here; use text, image or tool_result.",
         param=f"{where}.type",
@@ -216,6 +223,11 @@ def _tool_result(block: dict[str, Any], where: str) -> Message:
             parts.append(_part(inner, f"{where}.content[{index}]"))
     elif content is not None:
         raise _invalid(f"{where}.content", "a string or an array of blocks", content)
+    marker = _cache_control(block)
+    if marker is not None:
+        if not parts or not isinstance(parts[-1], TextPart):
+            parts.append(TextPart(""))
+        parts[-1].cache_control = marker
     if block.get("is_error") is True:
         # The canonical tool message has no error flag, so the flag travels as text.
         parts.insert(0, TextPart("Error: "))
@@ -284,7 +296,7 @@ def _tools(value: Any) -> list[Tool] | None:
             raise _invalid(f"{where}.input_schema", "a JSON Schema object", schema)
         description = item.get("description")
         tools.append(Tool(name=name, description=description if isinstance(description, str) else None,
-                          parameters=schema))
+                          parameters=schema, cache_control=_cache_control(item)))
     return tools or None
 
 

@@ -13,6 +13,7 @@ Anthropic differs from OpenAI in ways that other gateways got wrong:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -42,7 +43,7 @@ def build_messages_body(
     """Return the Messages API body for ``request`` sent to ``model``."""
     body: dict[str, Any] = {"model": model}
 
-    system = _system_text(request.messages)
+    system = _system(request.messages)
     if system:
         body["system"] = system
     body["messages"] = _messages(request.messages)
@@ -78,9 +79,21 @@ def build_messages_body(
     return body
 
 
-def _system_text(messages: list[Message]) -> str:
+def _system(messages: list[Message]) -> str | list[dict[str, Any]]:
+    """Return the system text, or text blocks when a client marked some for prompt caching."""
+    parts = [part for message in messages if message.role == "system" for part in message.content
+             if isinstance(part, TextPart) and part.text]
+    if any(part.cache_control for part in parts):
+        return [_text_block(part) for part in parts]
     texts = [message.text() for message in messages if message.role == "system"]
     return "\n\n".join(text for text in texts if text)
+
+
+def _text_block(part: TextPart) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": part.text}
+    if part.cache_control:
+        block["cache_control"] = part.cache_control
+    return block
 
 
 def _messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -121,9 +134,12 @@ def _content_blocks(message: Message, position: int) -> list[dict[str, Any]]:
         param = f"messages[{position}].content[{index}]"
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                blocks.append(_text_block(part))
         elif isinstance(part, ImagePart):
-            blocks.append(_image_block(part, param))
+            block = _image_block(part, param)
+            if part.cache_control:
+                block["cache_control"] = part.cache_control
+            blocks.append(block)
     return blocks
 
 
@@ -170,8 +186,17 @@ def _tool_result(message: Message, position: int) -> dict[str, Any]:
             f"The tool message messages[{position}] has no tool_call_id; set it to the id of the tool call it responds to.",
             param=f"messages[{position}].tool_call_id",
         )
-    blocks = _content_blocks(message, position)
+    # A cache marker on the result's last part belongs to the tool_result block itself.
+    marker = message.content[-1].cache_control if message.content and not isinstance(
+        message.content[-1], ThinkingPart) else None
+    content = message
+    if marker is not None:
+        last = dataclasses.replace(message.content[-1], cache_control=None)
+        content = dataclasses.replace(message, content=[*message.content[:-1], last])
+    blocks = _content_blocks(content, position)
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+    if marker is not None:
+        block["cache_control"] = marker
     if len(blocks) == 1 and blocks[0]["type"] == "text":
         block["content"] = blocks[0]["text"]
     elif blocks:
@@ -185,6 +210,8 @@ def _tool(tool: Any, index: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": tool.name, "input_schema": tool_parameters(tool, index)}
     if tool.description:
         entry["description"] = tool.description
+    if tool.cache_control:
+        entry["cache_control"] = tool.cache_control
     return entry
 
 

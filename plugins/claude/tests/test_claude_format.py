@@ -127,3 +127,27 @@ def test_plugin_registers_through_entry_point() -> None:
                              text=True, check=True, env={"CHATNIO_LOAD_PLUGINS": "claude", "PATH": ""})
     rows = {row["name"]: row for row in json.loads(listing.stdout)}
     assert rows["claude"]["registered"]["inbound_formats"] == ["anthropic"]
+
+
+def test_cache_control_kept_for_claude_channel() -> None:
+    from chatnio_claude.request import build_messages_body
+
+    marker = {"type": "ephemeral"}
+    request = decode_messages_request({
+        "model": "m", "max_tokens": 100,
+        "system": [{"type": "text", "text": "Long rules.", "cache_control": marker}, {"type": "text", "text": "More."}],
+        "tools": [{"name": "f", "input_schema": {"type": "object", "properties": {}}, "cache_control": marker}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Big file", "cache_control": marker}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "out",
+                                          "cache_control": marker}]},
+        ],
+    })
+    body = build_messages_body(request, "claude-x", stream=False)
+    assert body["system"] == [{"type": "text", "text": "Long rules.", "cache_control": marker},
+                              {"type": "text", "text": "More."}]
+    assert body["tools"][0]["cache_control"] == marker
+    assert body["messages"][0]["content"] == [{"type": "text", "text": "Big file", "cache_control": marker}]
+    assert body["messages"][2]["content"] == [{"type": "tool_result", "tool_use_id": "t1", "content": "out",
+                                               "cache_control": marker}]
