@@ -148,3 +148,15 @@ async def test_openai_sdk_streams_tool_call_through_gemini(site: tuple[str, str,
         {"role": "tool", "tool_call_id": calls[0]["id"], "content": "{\"label\": \"spam\"}"},
     ])
     assert follow.choices[0].message.content == 'tool result: {"label":"spam"}'
+
+
+async def test_stream_without_alt_is_json_array(site: tuple[str, str, FakeGemini]) -> None:
+    base_url, key, _vendor = site
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.post(f"/v1beta/models/{MODEL}:streamGenerateContent", headers={"x-goog-api-key": key},
+                                     json={"contents": [{"role": "user", "parts": [{"text": "hello there"}]}]})
+    assert response.status_code == 200, response.text
+    chunks = json.loads(response.text)
+    text = "".join(part.get("text", "") for chunk in chunks for part in chunk["candidates"][0]["content"]["parts"])
+    assert text == "hello there"
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
