@@ -148,6 +148,13 @@ def test_regenerate_replaces_answer(site: LiveSite, watched: PageWatch) -> None:
     wait_idle(page)
     assert "A regenerated answer." in last_assistant(page).inner_text()
 
+    answer = last_assistant(page)
+    answer.hover()
+    answer.get_by_test_id("message-menu").click()
+    page.get_by_role("menuitem", name="Earlier answers").click()
+    page.get_by_test_id("alternatives").get_by_text("word5", exact=False).wait_for()
+    page.keyboard.press("Escape")
+
 
 def test_reload_mid_answer_finishes(site: LiveSite, watched: PageWatch) -> None:
     page = watched.page

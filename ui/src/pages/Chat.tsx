@@ -15,6 +15,7 @@ import { reloadConversations } from "@/lib/conversations";
 import { getPreferences, requestParameters } from "@/lib/prefs";
 
 const ShareDialog = lazy(() => import("@/components/chat/ShareDialog"));
+const AlternativesDialog = lazy(() => import("@/components/chat/AlternativesDialog"));
 
 interface LiveAnswer {
   text: string;
@@ -104,6 +105,7 @@ export function ChatPage() {
   const [selecting, setSelecting] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [shareOpen, setShareOpen] = useState(false);
+  const [alternativesOf, setAlternativesOf] = useState<string | null>(null);
 
   const liveRef = useRef<LiveAnswer>(EMPTY_LIVE);
   const frame = useRef(0);
@@ -299,6 +301,9 @@ export function ChatPage() {
             if (conversationId.current) await loadConversation(conversationId.current);
           }
           break;
+        case "alternatives":
+          setAlternativesOf(id);
+          break;
         case "fork": {
           if (!conversationId.current) break;
           const fork = await chat.fork(conversationId.current, id);
@@ -459,6 +464,11 @@ export function ChatPage() {
         </div>
       </div>
       <Composer value={draft} onChange={setDraft} onSend={send} onStop={() => void stop()} streaming={streaming} />
+      {alternativesOf && (
+        <Suspense fallback={null}>
+          <AlternativesDialog messageId={alternativesOf} onClose={() => setAlternativesOf(null)} />
+        </Suspense>
+      )}
       {shareOpen && conversationId.current && (
         <Suspense fallback={null}>
           <ShareDialog

@@ -1,7 +1,7 @@
 import { memo, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import {
-  ArrowDownToLine, Copy, CornerDownLeft, GitFork, MoreHorizontal, Pencil, Play, RefreshCw, Trash2,
+  ArrowDownToLine, Copy, CornerDownLeft, GitFork, History, MoreHorizontal, Pencil, Play, RefreshCw, Trash2,
 } from "lucide-react";
 import { api } from "@/api/client";
 import type { ChatMessage, MessagePart, SearchSource } from "@/api/types";
@@ -15,7 +15,7 @@ import { isSafeUrl } from "@/markdown/parser";
 import { useSubmitKey } from "@/lib/useSubmitKey";
 import { cn } from "@/lib/utils";
 
-export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork";
+export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork" | "alternatives";
 
 /** Return the plain text of a message (its text parts joined). */
 export function messageText(message: Pick<ChatMessage, "content" | "text">): string {
@@ -225,6 +225,9 @@ export const MessageItem = memo(function MessageItem({
                 </DropdownMenuItem>
                 <DropdownMenuItem disabled={busy} onSelect={() => onAction("continue", message)}>
                   <Play className="h-4 w-4" /> {t("message.continue")}
+                </DropdownMenuItem>
+                <DropdownMenuItem onSelect={() => onAction("alternatives", message)}>
+                  <History className="h-4 w-4" /> {t("message.alternatives")}
                 </DropdownMenuItem>
               </>
             )}
