@@ -23,6 +23,7 @@ export interface Attachment {
 }
 
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+const INLINE_IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 function readDataUrl(file: File): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -68,7 +69,8 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
       setAttachments((items) => [...items, { key, name: file.name, progress: 0 }]);
       const patch = (change: Partial<Attachment>) =>
         setAttachments((items) => items.map((item) => (item.key === key ? { ...item, ...change } : item)));
-      if (file.type.startsWith("image/")) {
+      // Raster images go inline to vision models; anything else (SVG too) is uploaded and parsed.
+      if (INLINE_IMAGE_TYPES.includes(file.type)) {
         if (file.size > MAX_IMAGE_BYTES) {
           patch({ error: t("composer.imageTooLarge", { size: MAX_IMAGE_BYTES / 1024 / 1024 }) });
           continue;
@@ -87,7 +89,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
   };
 
   const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
-    const images = [...event.clipboardData.files].filter((file) => file.type.startsWith("image/"));
+    const images = [...event.clipboardData.files].filter((file) => INLINE_IMAGE_TYPES.includes(file.type));
     if (images.length === 0) return;
     event.preventDefault();
     addFiles(images);
