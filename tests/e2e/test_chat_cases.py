@@ -343,6 +343,21 @@ def test_payloads_stay_inert(site: LiveSite, page: Any, browser: Any) -> None:
         page.get_by_test_id("composer").fill(payload)
         page.get_by_test_id("send-button").click()
         wait_idle(page)
+    evil_name = "\"><img src=x onerror=window.__xss='p10'>.txt"
+    evil_svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.__xss='p11'\"/>"
+    page.get_by_test_id("file-input").set_input_files(files=[
+        {"name": evil_name, "mimeType": "text/plain", "buffer": b"plain notes"},
+        {"name": "evil.svg", "mimeType": "image/svg+xml", "buffer": evil_svg},
+    ])
+    chips = page.get_by_test_id("attachment-chip")
+    chips.nth(1).wait_for()
+    page.wait_for_function("() => ![...document.querySelectorAll('[data-testid=attachment-chip]')].some((chip) => chip.textContent.includes('%'))")
+    assert evil_name in chips.first.inner_text()
+    assert page.locator('[data-testid="attachment-chip"] img[onerror]').count() == 0
+    if page.get_by_test_id("send-button").is_enabled():
+        page.get_by_test_id("composer").fill("files with odd names")
+        page.get_by_test_id("send-button").click()
+        wait_idle(page)
     page.wait_for_timeout(1000)
     result = page.evaluate(INERT_CHECK)
     assert result == {"xss": None, "problems": []}
