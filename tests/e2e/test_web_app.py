@@ -185,12 +185,14 @@ def test_upload_docx_and_ask(site: LiveSite, watched: PageWatch, tmp_path: Any) 
     page.get_by_test_id("file-input").set_input_files(str(path))
     chip = page.get_by_test_id("attachment-chip")
     chip.wait_for()
-    page.wait_for_function("() => !document.querySelector('[data-testid=attachment-chip]').textContent.includes('%')")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=attachment-chip]').textContent.includes('%')", timeout=30_000
+    )
     chip.get_by_text("notes.docx").click()
     try:
-        page.get_by_test_id("file-preview").get_by_text("PINEAPPLE", exact=False).wait_for()
+        page.get_by_test_id("file-preview").get_by_text("PINEAPPLE", exact=False).wait_for(timeout=30_000)
     except Exception:
-        page.screenshot(path="/tmp/dbg/upload.png")
+        page.screenshot(path=str(tmp_path / "upload-failure.png"))
         raise
     page.keyboard.press("Escape")
 
