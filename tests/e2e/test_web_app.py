@@ -398,6 +398,33 @@ def test_account_pages_render(site: LiveSite, watched: PageWatch) -> None:
     page.get_by_test_id("language-select").first.select_option("en")
 
 
+def test_buy_subscription_with_points(site: LiveSite, watched: PageWatch) -> None:
+    import httpx
+
+    page = watched.page
+    admin = {"Authorization": f"Bearer {site.admin_token}"}
+    plans = {"enabled": True, "plans": [
+        {"level": 1, "price": "10", "items": [{"id": "chat", "name": "Chat", "models": ["gpt-e2e"], "monthly_quota": 50}]},
+    ]}
+    httpx.put(f"{site.url}/api/admin/subscription", headers=admin, json=plans).raise_for_status()
+    me = page.evaluate(
+        "async () => (await fetch('/api/auth/me', { headers: { Authorization: `Bearer ${localStorage.getItem('token')}` } })).json()"
+    )
+    httpx.post(f"{site.url}/api/admin/users/{me['id']}/points", headers=admin,
+               json={"delta": "500", "reason": "e2e"}).raise_for_status()
+
+    page.goto(f"{site.url}/account/subscription")
+    page.get_by_text("10 CNY per month").wait_for()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_text("Your subscription was updated.").wait_for()
+    page.get_by_text("Basic").first.wait_for()
+    page.get_by_text("0 of 50 used this month").wait_for()
+
+    page.goto(f"{site.url}/account/wallet")
+    page.get_by_test_id("balance").get_by_text("400").wait_for()
+    page.get_by_role("cell", name="Subscription").first.wait_for()
+
+
 def test_root_default_password_banner(site: LiveSite, browser: Any) -> None:
     context = browser.new_context()
     try:
