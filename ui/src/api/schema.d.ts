@@ -92,7 +92,7 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Sign in by username or email; a wrong username and a wrong password get the same answer.
+         * @description Sign in by username or email; a wrong username and a wrong password get the same response.
          */
         post: operations["auth-login"];
         delete?: never;
@@ -192,7 +192,7 @@ export interface paths {
         put?: never;
         /**
          * Email Code
-         * @description Mail a 6-digit code. For ``reset`` the answer is the same whether or not the address has an account.
+         * @description Mail a 6-digit code. For ``reset`` the response is the same whether or not the address has an account.
          */
         post: operations["auth-email_code"];
         delete?: never;
@@ -232,13 +232,13 @@ export interface paths {
          * List Keys
          * @description List the user's keys, oldest first, without their secrets.
          */
-        get: operations["keys-list_keys"];
+        get: operations["auth-list_keys"];
         put?: never;
         /**
          * Create Key
          * @description Create a key and return it in full, this once.
          */
-        post: operations["keys-create_key"];
+        post: operations["auth-create_key"];
         delete?: never;
         options?: never;
         head?: never;
@@ -258,7 +258,7 @@ export interface paths {
          * Roll Key
          * @description Replace the key's secret; the old secret stops working at once.
          */
-        post: operations["keys-roll_key"];
+        post: operations["auth-roll_key"];
         delete?: never;
         options?: never;
         head?: never;
@@ -279,14 +279,14 @@ export interface paths {
          * Delete Key
          * @description Delete a key; it stops working at once.
          */
-        delete: operations["keys-delete_key"];
+        delete: operations["auth-delete_key"];
         options?: never;
         head?: never;
         /**
          * Update Key
          * @description Rename, enable or disable a key, or change its expiry or model allow-list.
          */
-        patch: operations["keys-update_key"];
+        patch: operations["auth-update_key"];
         trace?: never;
     };
     "/api/admin/users": {
@@ -300,7 +300,7 @@ export interface paths {
          * List Users
          * @description List users by id, optionally filtered by a part of the username or email.
          */
-        get: operations["admin-users-list_users"];
+        get: operations["auth-list_users"];
         put?: never;
         post?: never;
         delete?: never;
@@ -320,7 +320,7 @@ export interface paths {
          * Get User
          * @description Return one user.
          */
-        get: operations["admin-users-get_user"];
+        get: operations["auth-get_user"];
         put?: never;
         post?: never;
         delete?: never;
@@ -342,7 +342,7 @@ export interface paths {
          * Set Password
          * @description Set a user's password; the user's sessions end.
          */
-        post: operations["admin-users-set_password"];
+        post: operations["auth-set_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -362,7 +362,7 @@ export interface paths {
          * Set Email
          * @description Set or remove a user's email address.
          */
-        post: operations["admin-users-set_email"];
+        post: operations["auth-set_email"];
         delete?: never;
         options?: never;
         head?: never;
@@ -382,7 +382,7 @@ export interface paths {
          * Ban User
          * @description Ban a user: sign-in, sessions and API keys are refused from the next request on.
          */
-        post: operations["admin-users-ban_user"];
+        post: operations["auth-ban_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -402,7 +402,7 @@ export interface paths {
          * Unban User
          * @description Lift a ban; the user signs in again.
          */
-        post: operations["admin-users-unban_user"];
+        post: operations["auth-unban_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -422,7 +422,7 @@ export interface paths {
          * Grant Admin
          * @description Give a user the admin role.
          */
-        post: operations["admin-users-grant_admin"];
+        post: operations["auth-grant_admin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -442,7 +442,7 @@ export interface paths {
          * Revoke Admin
          * @description Take the admin role from a user.
          */
-        post: operations["admin-users-revoke_admin"];
+        post: operations["auth-revoke_admin"];
         delete?: never;
         options?: never;
         head?: never;
@@ -461,8 +461,11 @@ export interface paths {
         /**
          * Set Level
          * @description Set a user's level (0 normal, 1 basic, 2 standard, 3 pro).
+         *
+         *     With billing installed the subscription's level changes too; it applies while the
+         *     subscription's expiry is in the future (set it with the subscription endpoint).
          */
-        post: operations["admin-users-set_level"];
+        post: operations["auth-set_level"];
         delete?: never;
         options?: never;
         head?: never;
@@ -480,12 +483,12 @@ export interface paths {
          * Get Auth Settings
          * @description Return the sign-up, session, code and rate-limit settings.
          */
-        get: operations["admin-users-get_auth_settings"];
+        get: operations["auth-get_auth_settings"];
         /**
          * Put Auth Settings
          * @description Replace the sign-up, session, code and rate-limit settings.
          */
-        put: operations["admin-users-put_auth_settings"];
+        put: operations["auth-put_auth_settings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -504,13 +507,33 @@ export interface paths {
          * Get Mail Settings
          * @description Return the SMTP settings; the password is never returned.
          */
-        get: operations["admin-users-get_mail_settings"];
+        get: operations["auth-get_mail_settings"];
         /**
          * Put Mail Settings
          * @description Replace the SMTP settings; a null password keeps the stored one.
          */
-        put: operations["admin-users-put_mail_settings"];
+        put: operations["auth-put_mail_settings"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/settings/mail/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Test Mail
+         * @description Send a test mail through the saved SMTP settings; 502 with the reason when it fails.
+         */
+        post: operations["auth-send_test_mail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -704,8 +727,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usage */
-        get: operations["billing-usage"];
+        /** Dashboard Usage */
+        get: operations["billing-dashboard_usage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -721,8 +744,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Subscription */
-        get: operations["billing-subscription"];
+        /** Dashboard Subscription */
+        get: operations["billing-dashboard_subscription"];
         put?: never;
         post?: never;
         delete?: never;
@@ -738,8 +761,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usage V1 */
-        get: operations["billing-usage_v1"];
+        /** Dashboard Usage V1 */
+        get: operations["billing-dashboard_usage_v1"];
         put?: never;
         post?: never;
         delete?: never;
@@ -755,8 +778,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Subscription V1 */
-        get: operations["billing-subscription_v1"];
+        /** Dashboard Subscription V1 */
+        get: operations["billing-dashboard_subscription_v1"];
         put?: never;
         post?: never;
         delete?: never;
@@ -949,6 +972,26 @@ export interface paths {
          * @description Return a user's points and subscription.
          */
         get: operations["billing-admin-get_user_billing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{user_id}/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get User Ledger
+         * @description Return one page of a user's ledger, newest first.
+         */
+        get: operations["billing-admin-get_user_ledger"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1205,6 +1248,26 @@ export interface paths {
          * @description Return users by kind: normal, api_paid and active plans per level.
          */
         get: operations["billing-admin-analytics_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analytics Breakdown
+         * @description Return requests, errors, tokens and points per model, user or channel over the last ``days`` days.
+         */
+        get: operations["billing-admin-analytics_breakdown"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1613,6 +1676,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fetch File
+         * @description Download a file from a public link and store it like an upload.
+         */
+        post: operations["files-fetch_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{file_id}": {
         parameters: {
             query?: never;
@@ -1646,7 +1729,10 @@ export interface paths {
         };
         /**
          * Get File Content
-         * @description Return the bytes of an image upload, for previews.
+         * @description Return an image upload's bytes for previews, or a text file's extracted text as a download.
+         *
+         *     Uploads never run as pages of this site: images are only PNG, JPEG, GIF or WebP (an SVG is
+         *     stored as text), every response forbids type sniffing and is sandboxed, and text is an attachment.
          */
         get: operations["files-get_file_content"];
         put?: never;
@@ -2165,6 +2251,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/anonymous": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Chat Anonymously
+         * @description Answer a logged-out visitor on a free model that allows anonymous use; nothing is saved.
+         */
+        post: operations["chat-chat_anonymously"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/anonymous/{key}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anonymous Events
+         * @description Resume an anonymous answer after ``Last-Event-ID``.
+         */
+        get: operations["chat-anonymous_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/anonymous/{key}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Anonymous
+         * @description Stop an anonymous answer.
+         */
+        post: operations["chat-stop_anonymous"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/site": {
         parameters: {
             query?: never;
@@ -2239,7 +2385,9 @@ export interface paths {
         get: operations["admin-read_settings"];
         /**
          * Update Settings
-         * @description Replace the given sections; each change applies on every replica at once.
+         * @description Change the given fields of the given sections; fields left out keep their value.
+         *
+         *     Each change applies on every replica at once.
          */
         put: operations["admin-update_settings"];
         post?: never;
@@ -2556,6 +2704,30 @@ export interface components {
             created_at: unknown;
         };
         /**
+         * AnonymousChat
+         * @description A logged-out visitor's conversation so far, ending with the new question.
+         */
+        AnonymousChat: {
+            /** Messages */
+            messages: components["schemas"]["AnonymousTurn"][];
+            /** Model */
+            model: string;
+            preferences?: components["schemas"]["ChatPreferences"];
+        };
+        /**
+         * AnonymousTurn
+         * @description One earlier turn, kept by the browser because nothing is stored.
+         */
+        AnonymousTurn: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant" | "system";
+            /** Content */
+            content: string;
+        };
+        /**
          * ApiKeyCreate
          * @description A new key: a name, an optional expiry and an optional model allow-list.
          */
@@ -2641,7 +2813,7 @@ export interface components {
         };
         /**
          * AuthOptions
-         * @description What the sign-up form needs to know.
+         * @description Sign-up options for the registration form.
          */
         AuthOptions: {
             /** Registration Open */
@@ -2927,6 +3099,12 @@ export interface components {
              * @default false
              */
             strict_tiers: boolean;
+            /**
+             * Key Recheck Minutes
+             * @description Minutes between automatic tests of disabled keys of enabled channels; a key that passes is enabled again. 0 turns the automatic test off.
+             * @default 0
+             */
+            key_recheck_minutes: number;
         };
         /**
          * ChannelTestIn
@@ -3108,7 +3286,7 @@ export interface components {
         };
         /**
          * CodeSent
-         * @description The same answer whether or not a mail was sent, so it reveals no account.
+         * @description The same response whether or not a mail was sent, so it reveals no account.
          */
         CodeSent: {
             /**
@@ -3199,6 +3377,16 @@ export interface components {
             size: number;
         };
         /**
+         * FetchRequest
+         * @description A link to a file to attach, and the model it is for.
+         */
+        FetchRequest: {
+            /** Url */
+            url: string;
+            /** Model */
+            model?: string | null;
+        };
+        /**
          * FileSettings
          * @description Upload limits and attachment rules, editable by admins at run time.
          */
@@ -3254,6 +3442,17 @@ export interface components {
              * @default 60
              */
             parse_timeout: number;
+            /**
+             * Fetch Timeout
+             * @description Seconds to download a file attached by link.
+             * @default 20
+             */
+            fetch_timeout: number;
+            /**
+             * Fetch Allow Hosts
+             * @description Host names that links may point at even when they resolve to private or loopback addresses.
+             */
+            fetch_allow_hosts?: string[];
         };
         /**
          * ForkRequest
@@ -3405,6 +3604,14 @@ export interface components {
             password_set: boolean;
             /** Configured */
             configured: boolean;
+        };
+        /**
+         * MailTest
+         * @description The address that receives a test mail.
+         */
+        MailTest: {
+            /** To */
+            to: string;
         };
         /**
          * MarketEntryIn
@@ -4608,7 +4815,7 @@ export interface operations {
             };
         };
     };
-    "keys-list_keys": {
+    "auth-list_keys": {
         parameters: {
             query?: never;
             header?: never;
@@ -4628,7 +4835,7 @@ export interface operations {
             };
         };
     };
-    "keys-create_key": {
+    "auth-create_key": {
         parameters: {
             query?: never;
             header?: never;
@@ -4661,7 +4868,7 @@ export interface operations {
             };
         };
     };
-    "keys-roll_key": {
+    "auth-roll_key": {
         parameters: {
             query?: never;
             header?: never;
@@ -4692,7 +4899,7 @@ export interface operations {
             };
         };
     };
-    "keys-delete_key": {
+    "auth-delete_key": {
         parameters: {
             query?: never;
             header?: never;
@@ -4721,7 +4928,7 @@ export interface operations {
             };
         };
     };
-    "keys-update_key": {
+    "auth-update_key": {
         parameters: {
             query?: never;
             header?: never;
@@ -4756,7 +4963,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-list_users": {
+    "auth-list_users": {
         parameters: {
             query?: {
                 page?: number;
@@ -4790,7 +4997,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-get_user": {
+    "auth-get_user": {
         parameters: {
             query?: never;
             header?: never;
@@ -4821,7 +5028,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-set_password": {
+    "auth-set_password": {
         parameters: {
             query?: never;
             header?: never;
@@ -4856,7 +5063,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-set_email": {
+    "auth-set_email": {
         parameters: {
             query?: never;
             header?: never;
@@ -4891,7 +5098,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-ban_user": {
+    "auth-ban_user": {
         parameters: {
             query?: never;
             header?: never;
@@ -4922,7 +5129,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-unban_user": {
+    "auth-unban_user": {
         parameters: {
             query?: never;
             header?: never;
@@ -4953,7 +5160,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-grant_admin": {
+    "auth-grant_admin": {
         parameters: {
             query?: never;
             header?: never;
@@ -4984,7 +5191,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-revoke_admin": {
+    "auth-revoke_admin": {
         parameters: {
             query?: never;
             header?: never;
@@ -5015,7 +5222,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-set_level": {
+    "auth-set_level": {
         parameters: {
             query?: never;
             header?: never;
@@ -5050,7 +5257,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-get_auth_settings": {
+    "auth-get_auth_settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -5070,7 +5277,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-put_auth_settings": {
+    "auth-put_auth_settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -5103,7 +5310,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-get_mail_settings": {
+    "auth-get_mail_settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -5123,7 +5330,7 @@ export interface operations {
             };
         };
     };
-    "admin-users-put_mail_settings": {
+    "auth-put_mail_settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -5144,6 +5351,37 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MailSettingsOut"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "auth-send_test_mail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailTest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -5419,7 +5657,7 @@ export interface operations {
             };
         };
     };
-    "billing-usage": {
+    "billing-dashboard_usage": {
         parameters: {
             query?: never;
             header?: never;
@@ -5441,7 +5679,7 @@ export interface operations {
             };
         };
     };
-    "billing-subscription": {
+    "billing-dashboard_subscription": {
         parameters: {
             query?: never;
             header?: never;
@@ -5463,7 +5701,7 @@ export interface operations {
             };
         };
     };
-    "billing-usage_v1": {
+    "billing-dashboard_usage_v1": {
         parameters: {
             query?: never;
             header?: never;
@@ -5485,7 +5723,7 @@ export interface operations {
             };
         };
     };
-    "billing-subscription_v1": {
+    "billing-dashboard_subscription_v1": {
         parameters: {
             query?: never;
             header?: never;
@@ -5845,6 +6083,42 @@ export interface operations {
     "billing-admin-get_user_billing": {
         parameters: {
             query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "billing-admin-get_user_ledger": {
+        parameters: {
+            query?: {
+                page?: number;
+                size?: number;
+            };
             header?: never;
             path: {
                 user_id: number;
@@ -6349,6 +6623,40 @@ export interface operations {
                     "application/json": {
                         [key: string]: number;
                     };
+                };
+            };
+        };
+    };
+    "billing-admin-analytics_breakdown": {
+        parameters: {
+            query?: {
+                scope?: "model" | "user" | "channel";
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -7032,6 +7340,41 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["Body_files-upload_file"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "files-fetch_file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FetchRequest"];
             };
         };
         responses: {
@@ -8208,6 +8551,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PresetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "chat-chat_anonymously": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnonymousChat"];
+            };
+        };
+        responses: {
+            /** @description SSE stream of typed events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "chat-anonymous_events": {
+        parameters: {
+            query?: {
+                after?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description SSE events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "chat-stop_anonymous": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
                 };
             };
             /** @description Validation Error */
