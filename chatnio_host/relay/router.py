@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from chatnio_host.auth.deps import RelayCaller
 from chatnio_host.deps import CtxDep
-from chatnio_host.errors import InvalidRequest, NotFound, UpstreamError
+from chatnio_host.errors import InvalidRequest, NotFound, PermissionDenied, UpstreamError
+from chatnio_host.site.general import GENERAL_SECTION, GeneralSettings
 from chatnio_host.relay.canonical import StreamError
 from chatnio_host.relay.openai_format import (
     OpenAIResponseBuilder,
@@ -127,7 +128,17 @@ async def _unless_client_leaves(request: Request, work: Awaitable[Result]) -> Re
     raise ClientGone
 
 
-@router.post("/chat/completions")
+async def require_relay_open(ctx: CtxDep) -> None:
+    """Refuse relay work while the site's ``relay_closed`` switch is on (model lists still answer)."""
+    general = await ctx.site.get(GENERAL_SECTION, GeneralSettings)
+    if general.relay_closed:
+        raise PermissionDenied("The relay API of this site is closed by its administrator.", code="relay_closed")
+
+
+RelayOpen = Depends(require_relay_open)
+
+
+@router.post("/chat/completions", dependencies=[RelayOpen])
 async def chat_completions(request: Request, caller: RelayCaller, ctx: CtxDep) -> Response:
     """Create a chat completion, streamed as server-sent events or as one JSON body."""
     body = parse_json_body(await request.body())
@@ -197,7 +208,7 @@ def _require_model(body: dict[str, Any], default: str | None = None) -> str:
     return model.strip()
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", dependencies=[RelayOpen])
 async def create_embeddings(request: Request, caller: RelayCaller, ctx: CtxDep) -> dict[str, Any]:
     """Create embeddings through a channel that serves the model."""
     body = parse_json_body(await request.body())
@@ -212,7 +223,7 @@ async def create_embeddings(request: Request, caller: RelayCaller, ctx: CtxDep) 
     return await _relay(ctx).run_json(caller, "embeddings", body, request_id=_request_id(request))
 
 
-@router.post("/images/generations")
+@router.post("/images/generations", dependencies=[RelayOpen])
 async def create_images(request: Request, caller: RelayCaller, ctx: CtxDep) -> dict[str, Any]:
     """Generate images through a channel that serves the model."""
     body = parse_json_body(await request.body())

@@ -167,3 +167,23 @@ async def test_openapi_documents_chat_endpoints(host: TestHost) -> None:
     assert "requestBody" in send
     assert "text/event-stream" in send["responses"]["200"]["content"]
     assert paths["/api/shares/{share_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+
+
+async def test_relay_closed_switch(host: TestHost) -> None:
+    admin = await make_user(host, admin=True)
+    user = await make_user(host)
+    key = (await host.client.post("/api/keys", headers=user.headers, json={"name": "k"})).json()["key"]
+    relay_headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+    closed = await host.client.put("/api/admin/settings", headers=admin.headers, json={"general": {"relay_closed": True}})
+    refused = await host.client.post("/v1/chat/completions", headers=relay_headers, json=body)
+    images = await host.client.post("/v1/images/generations", headers=relay_headers, json={"prompt": "cat"})
+    models = await host.client.get("/v1/models", headers=relay_headers)
+
+    assert closed.status_code == 200
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "relay_closed"
+    assert images.status_code == 403
+    assert models.status_code == 200
+    assert (await host.client.get("/api/site")).json()["relay_closed"] is True
