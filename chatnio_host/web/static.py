@@ -25,7 +25,13 @@ CONTENT_SECURITY_POLICY = (
     "worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-HTML_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+HTML_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
 
 
 def setup(app: FastAPI, ctx: AppContext) -> None:
@@ -46,5 +52,11 @@ def setup(app: FastAPI, ctx: AppContext) -> None:
         if path and candidate.is_file() and candidate.is_relative_to(root):
             if candidate.suffix == ".html":
                 return FileResponse(candidate, headers=HTML_HEADERS)
-            return FileResponse(candidate, headers={"X-Content-Type-Options": "nosniff"})
+            headers = {"X-Content-Type-Options": "nosniff"}
+            if candidate.parent.name == "assets":
+                # Vite names built assets by content hash, so a name never changes its bytes.
+                headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            elif candidate.name == "sw.js":
+                headers["Cache-Control"] = "no-cache"
+            return FileResponse(candidate, headers=headers)
         return FileResponse(index, headers=HTML_HEADERS)
