@@ -482,6 +482,48 @@ def test_announcement_shown_once_per_change(site: LiveSite, browser: Any, watche
         context.close()
 
 
+def open_message_menu(page: Any, message: Any, item: str) -> None:
+    message.hover()
+    message.get_by_test_id("message-menu").click()
+    page.get_by_role("menuitem", name=item).click()
+
+
+def test_continue_fork_and_delete(site: LiveSite, watched: PageWatch) -> None:
+    page = watched.page
+    page.goto(site.url)
+    page.get_by_test_id("composer").wait_for()
+    page.wait_for_timeout(500)
+    if page.get_by_role("dialog").count():
+        page.get_by_role("dialog").get_by_role("button", name="OK").click()  # the announcement posted earlier
+    site.vendor.reply_text = "First part."
+    site.vendor.chunk_delay = 0.0
+    send(page, "Start something.")
+    last_assistant(page).get_by_text("First part.").wait_for()
+    wait_idle(page)
+    page.wait_for_url(re.compile(r"/chat/\d+$"))
+    original_url = page.url
+
+    site.vendor.reply_text = "Second part."
+    open_message_menu(page, last_assistant(page), "Continue")
+    last_assistant(page).get_by_text("Second part.").wait_for()
+    wait_idle(page)
+    assert page.locator('[data-testid="message"][data-role="assistant"]').count() == 2
+
+    first_answer = page.locator('[data-testid="message"][data-role="assistant"]').first
+    open_message_menu(page, first_answer, "Fork from here")
+    page.wait_for_url(lambda url: url != original_url and re.search(r"/chat/\d+$", url) is not None)
+    page.get_by_text("First part.").wait_for()
+    assert page.get_by_text("Second part.").count() == 0
+
+    page.goto(original_url)
+    page.get_by_text("Second part.").wait_for()
+    open_message_menu(page, last_assistant(page), "Delete")
+    page.get_by_text("Second part.").wait_for(state="detached")
+    page.reload()
+    page.get_by_text("First part.").wait_for()
+    assert page.get_by_text("Second part.").count() == 0
+
+
 def test_no_page_errors(watched: PageWatch) -> None:
     assert watched.page_errors == []
     assert watched.console_errors == []
