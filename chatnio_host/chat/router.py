@@ -91,6 +91,7 @@ async def _start_answer(
     up_to: int | None,
     alternative_of: int | None = None,
     continue_text: str | None = None,
+    hide_after: int | None = None,
     first_events: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
 ) -> StreamingResponse:
     """Store an empty assistant message, start its generation, and stream its events."""
@@ -98,6 +99,15 @@ async def _start_answer(
         history = await load_context(session, conversation.id, up_to=up_to, limit=preferences.context_length)
         if alternative_of is not None:
             await session.execute(update(ChatMessage).where(ChatMessage.id == alternative_of).values(active=False))
+        if hide_after is not None:
+            # Answering again from an earlier point starts a new branch: later turns are kept
+            # as inactive rows but leave the conversation.
+            await session.execute(
+                update(ChatMessage)
+                .where(ChatMessage.conversation_id == conversation.id, ChatMessage.id > hide_after,
+                       ChatMessage.active.is_(True))
+                .values(active=False)
+            )
         answer = ChatMessage(
             conversation_id=conversation.id, role="assistant", content=[], model=model, status="streaming",
             alternative_of=None,
@@ -293,7 +303,7 @@ async def regenerate_message(
     model = (body.model if body and body.model else None) or message.model or conversation.model
     return await _start_answer(
         ctx, user, conversation, model=model, preferences=preferences, search=False, up_to=message_id - 1,
-        alternative_of=message_id,
+        alternative_of=message_id, hide_after=message_id,
     )
 
 
@@ -328,7 +338,7 @@ async def edit_message(ctx: CtxDep, user: CurrentUser, message_id: int, body: Me
         raise InvalidRequest("Only a user message can be answered again after an edit.", param="regenerate")
     return await _start_answer(
         ctx, user, conversation, model=body.model or conversation.model, preferences=body.preferences,
-        search=False, up_to=message_id,
+        search=False, up_to=message_id, hide_after=message_id,
     )
 
 

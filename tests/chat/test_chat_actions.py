@@ -67,8 +67,7 @@ async def test_edit_then_regenerate_and_continue(open_host) -> None:
 
         assert continued[-1].data["status"] == "complete"
         texts = [m["text"] for m in page["messages"]]
-        assert texts[0] == "edited question"
-        assert texts[-1] == "and the rest"
+        assert texts == ["edited question", "edited question", "and the rest"]
         continue_request = vendor.requests[-1].json()["messages"]
         assert continue_request[-2]["role"] == "assistant"
         assert "Continue" in continue_request[-1]["content"]
