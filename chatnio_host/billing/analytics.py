@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import DBAPIError
 
 from chatnio_host.billing.money import micro_to_cny, points_json, to_micro
 from chatnio_host.billing.settings import BillingConfig
@@ -16,6 +18,8 @@ from chatnio_host.db.models.billing import Balance, DailyAggregate, Subscription
 from chatnio_host.db.models.user import User
 
 __all__ = ["billing_chart", "breakdown", "info", "model_chart", "site_chart", "user_types"]
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 
@@ -37,6 +41,11 @@ def _cny(micro: int) -> float:
 
 
 async def _rows(ctx: AppContext, scope: str, first: dt.date, last: dt.date) -> list[DailyAggregate]:
+    # This process's counts not yet written go first; other replicas' wait for their next flush.
+    try:
+        await ctx.services["billing"].flush()
+    except DBAPIError:
+        logger.warning("dashboard statistics read without the counts of the last seconds")
     async with ctx.db.session() as session:
         rows = await session.scalars(
             select(DailyAggregate).where(DailyAggregate.scope == scope, DailyAggregate.day >= first, DailyAggregate.day <= last)

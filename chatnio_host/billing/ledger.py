@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatnio_host.billing.sql import lock_or_create
 from chatnio_host.db.models.billing import Balance, LedgerEntry
 
-__all__ = ["add_entry", "balance_of", "credit", "debit_if_available", "ensure_balance", "ledger_sum", "lock_balance"]
+__all__ = [
+    "add_entry",
+    "balance_of",
+    "credit",
+    "debit_if_available",
+    "ensure_balance",
+    "entry_values",
+    "ledger_sum",
+    "lock_balance",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +49,30 @@ async def lock_balance(session: AsyncSession, backend: str, user_id: int) -> Bal
     return Balance(user_id=record.user_id, available=record.available, held=record.held, used=record.used)
 
 
+def entry_values(
+    *,
+    user_id: int,
+    delta: int,
+    kind: str,
+    now: dt.datetime,
+    request_id: str | None = None,
+    actor_id: int | None = None,
+    reference: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Return the column values of one ledger row."""
+    return {
+        "user_id": user_id,
+        "delta": delta,
+        "kind": kind,
+        "request_id": request_id,
+        "actor_id": actor_id,
+        "reference": reference[:128] if reference else None,
+        "note": note[:255] if note else None,
+        "created_at": now,
+    }
+
+
 def add_entry(
     session: AsyncSession,
     *,
@@ -54,14 +88,10 @@ def add_entry(
     """Add one ledger row to the session."""
     session.add(
         LedgerEntry(
-            user_id=user_id,
-            delta=delta,
-            kind=kind,
-            request_id=request_id,
-            actor_id=actor_id,
-            reference=reference[:128] if reference else None,
-            note=note[:255] if note else None,
-            created_at=now,
+            **entry_values(
+                user_id=user_id, delta=delta, kind=kind, now=now, request_id=request_id,
+                actor_id=actor_id, reference=reference, note=note,
+            )
         )
     )
 

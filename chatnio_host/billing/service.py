@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatnio_host.billing import ledger
+from chatnio_host.billing import ledger, statements
+from chatnio_host.billing.counters import CounterWriter, Scope
 from chatnio_host.billing.money import from_micro, points_json, to_micro
 from chatnio_host.billing.prices import (
     PRICES_SECTION,
@@ -28,14 +29,15 @@ from chatnio_host.billing.prices import (
     PricesConfig,
     cost_micro,
     estimate_micro,
-    find_price,
     minimum_micro,
 )
+from chatnio_host.billing.sections import SectionCache
 from chatnio_host.billing.settings import BILLING_SECTION, SUBSCRIPTION_SECTION, BillingConfig, SubscriptionConfig
-from chatnio_host.billing.subscriptions import is_active, return_unit, take_unit
+from chatnio_host.billing.subscription_cache import SubscriptionCache
+from chatnio_host.billing.subscriptions import return_unit, take_unit
 from chatnio_host.billing.wallet import WalletOperations
-from chatnio_host.billing.usage import Counts, add_counts, local_day, site_timezone, usage_record
-from chatnio_host.db.models.billing import Balance, Hold as HoldRow, Subscription
+from chatnio_host.billing.usage import Counts, site_timezone, usage_record
+from chatnio_host.db.models.billing import Hold as HoldRow, Subscription
 from chatnio_host.errors import Conflict, InsufficientQuota, PermissionDenied
 from chatnio_host.plugins import call_async_hook
 from chatnio_host.relay.canonical import Usage
@@ -47,8 +49,8 @@ __all__ = ["BillingService", "CallerLike", "Hold"]
 
 logger = logging.getLogger(__name__)
 
-balances = Balance.__table__
-holds = HoldRow.__table__
+COUNTER_INTERVAL_SECONDS = 2.0
+"""How often the daily aggregates are written; the dashboard lags this process by at most this."""
 
 RECONCILE_BATCH = 200
 
@@ -94,6 +96,9 @@ class BillingService(WalletOperations):
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self._reconcile_task: asyncio.Task[None] | None = None
+        self.sections = SectionCache(ctx.site)
+        self.subscriptions = SubscriptionCache(ctx.db, ctx.state)
+        self.counters = CounterWriter(ctx.db, self._zone, interval=COUNTER_INTERVAL_SECONDS)
 
     # Settings sections -------------------------------------------------------------------
 
@@ -120,7 +125,10 @@ class BillingService(WalletOperations):
 
     async def price_for(self, model: str) -> Price | None:
         """Return the price of ``model``, or None when no rule lists it."""
-        return find_price(await self.prices(), model)
+        return (await self.sections.prices()).prices.get(model)
+
+    async def _zone(self) -> Any:
+        return await site_timezone(self.ctx.site)
 
     # Subscriptions ---------------------------------------------------------------------------
 
@@ -130,9 +138,9 @@ class BillingService(WalletOperations):
             return await session.get(Subscription, user_id)
 
     async def active_level(self, user_id: int) -> int:
-        """Return the user's subscription level now, 0 when none is active."""
-        row = await self.subscription_of(user_id)
-        return row.level if is_active(row, self.now()) else 0
+        """Return the user's subscription level now, 0 when none is active (from the snapshot cache)."""
+        snapshot = await self.subscriptions.get(user_id)
+        return snapshot.level if snapshot is not None and snapshot.active(self.now()) else 0
 
     # Admission ---------------------------------------------------------------------------
 
@@ -200,66 +208,78 @@ class BillingService(WalletOperations):
         )
 
     async def _admit_with_subscription(self, hold: Hold, caller: CallerLike, now: dt.datetime) -> bool:
-        config = await self.subscription_config()
+        plans = await self.sections.subscriptions()
+        config = plans.config
         if not config.enabled or (caller.api_key_id is not None and not config.relay_plan):
             return False
-        row = await self.subscription_of(caller.user_id)
-        if row is None or not is_active(row, now):
+        if hold.model not in plans.covered:
             return False
-        plan = config.plan(row.level)
+        snapshot = await self.subscriptions.get(caller.user_id)
+        if snapshot is None or not snapshot.active(now):
+            return False
+        plan = config.plan(snapshot.level)
         item = plan.item_for(hold.model) if plan else None
         if item is None:
             return False
-        async with self._new_hold(hold.request_id) as session:
-            period = await take_unit(session, self.backend, user_id=caller.user_id, item=item, anchor=row.started_at, now=now)
+        async with self._new_hold(hold.request_id) as connection:
+            period = await take_unit(connection, self.backend, user_id=caller.user_id, item=item, anchor=snapshot.started_at, now=now)
             if period is None:
                 logger.info("subscription item %s of user %s is used up; paying with points", item.id, caller.user_id)
                 return False
             hold.kind = "subscription"
             hold.item_id = item.id
             hold.period_start = period
-            session.add(self._hold_row(hold))
+            await self._insert_hold(connection, hold)
         logger.info("hold %s: subscription item %s of user %s", hold.request_id, item.id, caller.user_id)
         return True
 
     async def _take_points(self, hold: Hold) -> bool:
+        """Insert the hold and take its points in one transaction; roll both back when the points are short."""
         assert hold.user_id is not None
-        async with self._new_hold(hold.request_id) as session:
-            result = await session.execute(
-                update(balances)
-                .where(balances.c.user_id == hold.user_id, balances.c.available >= hold.amount)
-                .values(available=balances.c.available - hold.amount, held=balances.c.held + hold.amount)
-            )
+        async with self._new_hold(hold.request_id) as connection:
+            # The hold's own new row first: the user's balance row stays locked for one statement.
+            await self._insert_hold(connection, hold)
+            result = await connection.execute(statements.TAKE_POINTS, {"p_user_id": hold.user_id, "p_amount": hold.amount})
             if result.rowcount != 1:
+                await connection.rollback()
                 return False
-            session.add(self._hold_row(hold))
         return True
 
-    def _hold_row(self, hold: Hold) -> HoldRow:
-        return HoldRow(
-            request_id=hold.request_id,
-            user_id=hold.user_id,
-            api_key_id=hold.api_key_id,
-            model=hold.model[:128],
-            kind=hold.kind,
-            amount=hold.amount,
-            item_id=hold.item_id,
-            period_start=hold.period_start,
-            state="held",
-            charged=0,
-            created_at=hold.created_at or self.now(),
+    async def _insert_hold(self, connection: AsyncConnection, hold: Hold) -> None:
+        await connection.execute(
+            statements.INSERT_HOLD,
+            {
+                "request_id": hold.request_id,
+                "user_id": hold.user_id,
+                "api_key_id": hold.api_key_id,
+                "model": hold.model[:128],
+                "kind": hold.kind,
+                "amount": hold.amount,
+                "item_id": hold.item_id,
+                "period_start": hold.period_start,
+                "state": "held",
+                "charged": 0,
+                "created_at": hold.created_at or self.now(),
+                "finished_at": None,
+            },
         )
 
     async def _store_hold(self, hold: Hold) -> None:
-        async with self._new_hold(hold.request_id) as session:
-            session.add(self._hold_row(hold))
+        async with self._new_hold(hold.request_id) as connection:
+            await self._insert_hold(connection, hold)
 
     @asynccontextmanager
-    async def _new_hold(self, request_id: str) -> AsyncIterator[AsyncSession]:
-        """Run a transaction that inserts a hold; a request id admitted before raises Conflict."""
+    async def _new_hold(self, request_id: str) -> AsyncIterator[AsyncConnection]:
+        """Run a transaction that inserts a hold; a request id admitted before raises Conflict.
+
+        The block commits when it ends, unless it rolled the transaction back itself.
+        """
         try:
-            async with self.ctx.db.transaction() as session:
-                yield session
+            async with self.ctx.db.engine.connect() as connection:
+                await connection.begin()
+                yield connection
+                if connection.in_transaction():
+                    await connection.commit()
         except IntegrityError as exc:
             logger.warning("admission of request %s rejected: the request id already has a hold", request_id)
             raise Conflict(
@@ -291,42 +311,37 @@ class BillingService(WalletOperations):
         if hold.kind == "points" and not cached and hold.price is not None:
             charge = cost_micro(hold.price, usage)
 
-        async with self.ctx.db.transaction() as session:
-            finished = await session.execute(
-                update(holds)
-                .where(holds.c.request_id == hold.request_id, holds.c.state == "held")
-                .values(state="settled", charged=charge, finished_at=now)
+        async with self.ctx.db.engine.begin() as connection:
+            finished = await connection.execute(
+                statements.FINISH_HOLD,
+                {"p_request_id": hold.request_id, "p_state": "settled", "p_charged": charge, "p_now": now},
             )
             if finished.rowcount != 1:
-                previous = (await session.execute(
-                    select(holds.c.state, holds.c.charged).where(holds.c.request_id == hold.request_id)
-                )).first()
+                previous = (await connection.execute(statements.READ_HOLD, {"p_request_id": hold.request_id})).first()
                 if previous is not None and previous.state == "released":
                     logger.warning("settle %s ignored: the hold was already released, so the request is not charged", hold.request_id)
                 else:
                     logger.info("settle %s ignored: the request was already settled", hold.request_id)
                 return from_micro(int(previous.charged) if previous is not None else 0)
 
-            if hold.user_id is not None and (hold.amount or charge):
-                await session.execute(
-                    update(balances)
-                    .where(balances.c.user_id == hold.user_id)
-                    .values(
-                        available=balances.c.available + hold.amount - charge,
-                        held=balances.c.held - hold.amount,
-                        used=balances.c.used + charge,
-                        updated_at=now,
-                    )
-                )
             if hold.user_id is not None and charge:
-                ledger.add_entry(session, user_id=hold.user_id, delta=-charge, kind="charge", now=now, request_id=hold.request_id, reference=hold.model)
+                entry = ledger.entry_values(
+                    user_id=hold.user_id, delta=-charge, kind="charge", now=now, request_id=hold.request_id, reference=hold.model,
+                )
+                await connection.execute(statements.INSERT_LEDGER_ENTRY, entry)
             record = usage_record(
                 request_id=hold.request_id, user_id=hold.user_id, api_key_id=hold.api_key_id, model=hold.model,
                 model_sent=model_sent, channel_id=channel_id, usage=usage, points=charge,
                 subscription=hold.subscription, cached=cached, status=status, error=None,
                 latency_ms=latency_ms, now=now,
             )
-            session.add(record)
+            await connection.execute(statements.INSERT_USAGE_RECORD, record)
+            # The balance last: the user's row stays locked only until the commit that follows.
+            if hold.user_id is not None and (hold.amount or charge):
+                await connection.execute(
+                    statements.SETTLE_POINTS,
+                    {"p_user_id": hold.user_id, "p_held": hold.amount, "p_charge": charge, "p_now": now},
+                )
 
         logger.info("settled %s: charged %s micro-points of %s held", hold.request_id, charge, hold.amount)
         counts = Counts(requests=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, points=charge)
@@ -347,31 +362,26 @@ class BillingService(WalletOperations):
     ) -> None:
         """Release a failed request's hold: no charge, and a subscription unit it took goes back."""
         now = self.now()
-        async with self.ctx.db.transaction() as session:
-            finished = await session.execute(
-                update(holds)
-                .where(holds.c.request_id == hold.request_id, holds.c.state == "held")
-                .values(state="released", charged=0, finished_at=now)
+        async with self.ctx.db.engine.begin() as connection:
+            finished = await connection.execute(
+                statements.FINISH_HOLD,
+                {"p_request_id": hold.request_id, "p_state": "released", "p_charged": 0, "p_now": now},
             )
             if finished.rowcount != 1:
                 logger.info("release %s ignored: the request was already settled or released", hold.request_id)
                 return
             if hold.user_id is not None and hold.amount:
-                await session.execute(
-                    update(balances)
-                    .where(balances.c.user_id == hold.user_id)
-                    .values(available=balances.c.available + hold.amount, held=balances.c.held - hold.amount, updated_at=now)
-                )
+                await connection.execute(statements.RETURN_POINTS, {"p_user_id": hold.user_id, "p_held": hold.amount, "p_now": now})
             returned = False
             if hold.kind == "subscription" and hold.user_id is not None and hold.item_id and hold.period_start:
-                returned = await return_unit(session, user_id=hold.user_id, item_id=hold.item_id, period=hold.period_start)
+                returned = await return_unit(connection, user_id=hold.user_id, item_id=hold.item_id, period=hold.period_start)
             record = usage_record(
                 request_id=hold.request_id, user_id=hold.user_id, api_key_id=hold.api_key_id, model=hold.model,
                 model_sent=model_sent, channel_id=channel_id, usage=usage, points=0,
                 subscription=hold.subscription, cached=False, status=status, error=error,
                 latency_ms=latency_ms, now=now,
             )
-            session.add(record)
+            await connection.execute(statements.INSERT_USAGE_RECORD, record)
         logger.info(
             "released %s (%s): %s micro-points back, subscription unit returned: %s",
             hold.request_id, status, hold.amount, returned,
@@ -380,27 +390,26 @@ class BillingService(WalletOperations):
         await self._notify(record)
 
     async def _count(self, now: dt.datetime, hold: Hold, channel_id: int | None, counts: Counts) -> None:
-        day = local_day(now, await site_timezone(self.ctx.site))
-        scopes = [("site", ""), ("model", hold.model)]
+        scopes: list[Scope] = [("site", ""), ("model", hold.model)]
         if hold.user_id is not None:
             scopes.append(("user", str(hold.user_id)))
         if channel_id is not None:
             scopes.append(("channel", str(channel_id)))
-        await add_counts(self.ctx.db, day, scopes, counts)
+        await self.counters.record(now, scopes, counts)
 
-    async def _notify(self, record: Any) -> None:
+    async def _notify(self, record: dict[str, Any]) -> None:
         event = {
-            "request_id": record.request_id,
-            "user_id": record.user_id,
-            "model": record.model,
-            "status": record.status,
-            "points": points_json(record.points),
-            "subscription": record.subscription,
+            "request_id": record["request_id"],
+            "user_id": record["user_id"],
+            "model": record["model"],
+            "status": record["status"],
+            "points": points_json(record["points"]),
+            "subscription": record["subscription"],
         }
         try:
             await call_async_hook(self.ctx.plugins.pm.hook.usage_recorded(event=event))
         except Exception:  # noqa: BLE001 - an observer must not break billing
-            logger.exception("usage_recorded hook failed for request %s", record.request_id)
+            logger.exception("usage_recorded hook failed for request %s", record["request_id"])
 
     # Reconciliation ----------------------------------------------------------------------
 
@@ -448,13 +457,18 @@ class BillingService(WalletOperations):
                 logger.exception("hold reconciliation failed; retrying in %s s", interval)
 
     async def start(self) -> None:
-        """Release stale holds now and start the periodic reconciliation."""
+        """Release stale holds now, start the periodic reconciliation and the counter writer."""
         released = await self.reconcile()
         logger.info("startup reconciliation released %d stale holds", released)
         self._reconcile_task = asyncio.create_task(self._reconcile_forever(), name="billing-reconcile")
+        self.counters.start()
+
+    async def flush(self) -> None:
+        """Write the daily aggregate counts this process still holds."""
+        await self.counters.flush()
 
     async def stop(self) -> None:
-        """Stop the periodic reconciliation."""
+        """Stop the periodic reconciliation, then write the counts still held and stop the writer."""
         task, self._reconcile_task = self._reconcile_task, None
         if task is not None:
             task.cancel()
@@ -463,6 +477,7 @@ class BillingService(WalletOperations):
             except asyncio.CancelledError:
                 pass
             logger.info("hold reconciliation stopped")
+        await self.counters.stop()
 
     # Points ----------------------------------------------------------------------------------
 
@@ -470,6 +485,8 @@ class BillingService(WalletOperations):
         """Create the new user's balance and credit the configured initial points (in the caller's transaction)."""
         config = await self.billing_config()
         amount = to_micro(config.initial_points)
+        # A new user may reuse the id of a deleted one (SQLite): drop that user's snapshot.
+        await self.subscriptions.changed(user_id)
         await ledger.ensure_balance(session, self.backend, user_id)
         if amount:
             await ledger.credit(session, self.backend, user_id=user_id, delta=amount, kind="initial", now=self.now())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chatnio_host.billing.money import cny_to_micro
 from chatnio_host.billing.settings import Plan, PlanItem, SubscriptionConfig
@@ -74,7 +74,7 @@ def is_active(row: Subscription | None, now: dt.datetime) -> bool:
 
 
 async def take_unit(
-    session: AsyncSession, backend: str, *, user_id: int, item: PlanItem, anchor: dt.datetime, now: dt.datetime
+    session: AsyncSession | AsyncConnection, backend: str, *, user_id: int, item: PlanItem, anchor: dt.datetime, now: dt.datetime
 ) -> dt.datetime | None:
     """Take one unit of ``item`` for the period containing ``now``; return the period start, or None when used up."""
     current = period_start(anchor, now)
@@ -104,7 +104,7 @@ async def take_unit(
     return current if taken.rowcount == 1 else None
 
 
-async def return_unit(session: AsyncSession, *, user_id: int, item_id: str, period: dt.datetime) -> bool:
+async def return_unit(session: AsyncSession | AsyncConnection, *, user_id: int, item_id: str, period: dt.datetime) -> bool:
     """Give back a unit taken in ``period``; a unit of an earlier period is not returned."""
     # Same lock order as take_unit: the subscription row, then the counter.
     await session.execute(

@@ -14,7 +14,7 @@ from chatnio_host.billing import ledger
 from chatnio_host.billing.codes import claim_gift, claim_redeem, new_gift_code, new_redeem_code, normalize_code
 from chatnio_host.billing.money import from_micro, to_micro
 from chatnio_host.billing.subscriptions import lock_subscription, quote_purchase, read_usage, to_seconds
-from chatnio_host.billing.usage import Counts, add_counts, local_day, site_timezone
+from chatnio_host.billing.usage import Counts
 from chatnio_host.db.models.billing import Balance, GiftCode, LedgerEntry, RedeemCode, Subscription, SubscriptionUsage
 from chatnio_host.db.models.user import User
 from chatnio_host.errors import InsufficientQuota, InvalidRequest, NotFound
@@ -71,8 +71,7 @@ class WalletOperations:
             await self._count_income(now, points)
 
     async def _count_income(self: BillingService, now: dt.datetime, points: int) -> None:
-        day = local_day(now, await site_timezone(self.ctx.site))
-        await add_counts(self.ctx.db, day, [("site", "")], Counts(income=points))
+        await self.counters.record(now, [("site", "")], Counts(income=points))
 
     async def adjust_points(self: BillingService, user_id: int, *, actor_id: int, delta: Decimal | None, set_to: Decimal | None, reason: str) -> Balance:
         """Add ``delta`` points, or set the balance (available plus held) to ``set_to``, through the ledger."""
@@ -210,6 +209,7 @@ class WalletOperations:
             row.expires_at = quote.expires_at
             row.started_at = quote.started_at
             row.total_months = row.total_months + quote.add_months
+        await self.subscriptions.changed(user_id)
         logger.info("user %s subscription %s: level %s until %s, paid %s micro-points", user_id, quote.action, level, quote.expires_at, quote.cost)
         return {"action": quote.action, "cost": quote.cost, "level": quote.level, "expires_at": quote.expires_at}
 
@@ -226,6 +226,7 @@ class WalletOperations:
                 row.level = level
             if expires_at is not None:
                 row.expires_at = to_seconds(expires_at.astimezone(dt.UTC))
+        await self.subscriptions.changed(user_id)
         logger.info("admin %s set subscription of user %s: level %s, expires %s", actor_id, user_id, level, expires_at)
         return row
 

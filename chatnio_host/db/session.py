@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 __all__ = ["Database", "engine_options"]
@@ -17,15 +18,41 @@ __all__ = ["Database", "engine_options"]
 logger = logging.getLogger(__name__)
 
 
+POOL_SIZE = 20
+"""Connections a server database pool keeps open. A request checks one out twice (hold and
+settlement), and a connection beyond the pool is closed when it is returned, so a pool smaller
+than the concurrent transactions opens a new connection for many requests."""
+MAX_OVERFLOW = 10
+"""Connections opened beyond ``POOL_SIZE`` in a burst (30 in all per process, as before)."""
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Return engine keyword arguments suited to the URL's backend."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": 30}}
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    options: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
+    if parsed.get_driver_name() == "asyncpg":
+        # SQLAlchemy's asyncpg ping is three round trips (BEGIN, a query, ROLLBACK) per checkout;
+        # _check_asyncpg_on_checkout asks the connection instead, which knows when the server
+        # closed it (a restart or a terminated backend).
+        options["pool_pre_ping"] = False
+    else:
+        options["pool_pre_ping"] = True
     if parsed.get_backend_name() == "mysql":
         options["pool_recycle"] = 3600
     return options
+
+
+def _check_asyncpg_on_checkout(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver_connection = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver_connection, "is_closed", None)
+        if is_closed is not None and is_closed():
+            logger.info("a pooled database connection was closed by the server; opening a new one")
+            # The pool discards this connection and checks out another (up to three times).
+            raise DisconnectionError("the server closed the pooled connection")
 
 
 def _prepare_sqlite(engine: AsyncEngine, url: str) -> None:
@@ -50,10 +77,13 @@ class Database:
 
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, **{**engine_options(url), **options})
+        merged = {**engine_options(url), **options}
+        self.engine: AsyncEngine = create_async_engine(url, **merged)
         self.backend = self.engine.dialect.name
         if self.backend == "sqlite":
             _prepare_sqlite(self.engine, url)
+        elif self.engine.dialect.driver == "asyncpg" and not merged.get("pool_pre_ping"):
+            _check_asyncpg_on_checkout(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
