@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     )
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds a fetch of a user-supplied URL may take in total.")
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, **_sources: Any) -> tuple[Any, ...]:
+        """Use only the values ``load_settings`` gathers, which already include the environment."""
+        return (init_settings,)
+
     @field_validator("allow_origins", "trusted_proxies", "fetch_allow_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

@@ -123,3 +123,19 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert rows["log_level"] == {"name": "log_level", "value": "WARNING", "source": "file"}
     assert rows["port"]["source"] == "default"
     assert rows["database_url"]["value"] == "postgresql+asyncpg://nio:****@db:5432/chat"
+
+
+def test_comma_lists_from_real_environment(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("CHATNIO_", "MYSQL_", "REDIS_"))}
+    env.update({"SECRET": "s" * 40, "ALLOW_ORIGINS": "chat.example.test, www.example.test",
+                "TRUSTED_PROXIES": "127.0.0.1/32"})
+
+    result = subprocess.run(
+        [sys.executable, "-m", "chatnio_host", "config", "show", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["allow_origins"]["value"] == ["chat.example.test", "www.example.test"]
+    assert rows["trusted_proxies"]["value"] == ["127.0.0.1/32"]
