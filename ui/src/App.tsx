@@ -3,6 +3,7 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-route
 import { useTranslation } from "react-i18next";
 import { AuthProvider, useAuth } from "@/lib/auth";
 import { ThemeProvider } from "@/lib/theme";
+import { useDocumentTitle } from "@/lib/site";
 import { Layout } from "@/components/Layout";
 import { LoginPage, RegisterPage } from "@/pages/Auth";
 import { ChatPage } from "@/pages/Chat";
@@ -26,9 +27,15 @@ function RequireAuth({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
+function DocumentTitle() {
+  useDocumentTitle();
+  return null;
+}
+
 export function App() {
   return (
     <ThemeProvider>
+      <DocumentTitle />
       <AuthProvider>
         <BrowserRouter>
           <Suspense fallback={<Loading />}>

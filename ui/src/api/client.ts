@@ -1,5 +1,6 @@
 // HTTP client for the host's /api routes. The JWT lives in localStorage under "token" and goes
 // in the Authorization header; errors use the host's body {"error": {"message", "type", ...}}.
+import { localizeError } from "./errors";
 
 const TOKEN_KEY = "token";
 
@@ -16,12 +17,16 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
+/** A failed request; `message` is in the user's language when the error code is known. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly type: string | null = null,
     readonly code: string | null = null,
+    readonly param: string | null = null,
+    /** The host's own (English) message. */
+    readonly serverMessage: string = message,
   ) {
     super(message);
     this.name = "ApiError";
@@ -45,12 +50,14 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
   let message = `${response.status} ${response.statusText}`.trim();
   let type: string | null = null;
   let code: string | null = null;
+  let param: string | null = null;
   try {
     const body = await response.json();
     if (body?.error?.message) {
       message = String(body.error.message);
       type = body.error.type ?? null;
       code = body.error.code ?? null;
+      param = body.error.param ?? null;
     } else if (typeof body?.detail === "string") {
       message = body.detail;
     } else if (Array.isArray(body?.detail) && body.detail[0]?.msg) {
@@ -60,7 +67,7 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
     // Not JSON: keep the status line.
   }
   if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());
-  return new ApiError(response.status, message, type, code);
+  return new ApiError(response.status, localizeError(code, param, message), type, code, param, message);
 }
 
 export interface RequestOptions {

@@ -74,6 +74,7 @@ export const site = {
   info: () => api.get<T.SiteInfo>("/api/site"),
   market: () => api.get<T.MarketModel[]>("/api/market"),
   announcement: () => api.get<T.Announcement | null>("/api/announcement"),
+  notifications: () => api.get<T.Announcement[]>("/api/notifications"),
 };
 
 /** Return the items of a list endpoint's response, whether an array or a page object. */

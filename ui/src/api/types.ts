@@ -20,6 +20,8 @@ export type ConversationPage = Schemas["ConversationsPublic"];
 export type ShareSummary = Schemas["ShareSummary"];
 export type SendMessageBody = Schemas["SendMessage"];
 export type ChatPreferences = Schemas["ChatPreferences"];
+export type AnonymousChat = Schemas["AnonymousChat"];
+export type AnonymousTurn = Schemas["AnonymousTurn"];
 export type Plan = Schemas["Plan"];
 
 /** Points are JSON numbers or decimal strings with at most 6 decimals. */
@@ -72,6 +74,14 @@ export interface SearchSource {
   snippet?: string;
 }
 
+/** A function call in an answer; the host saves the merged `tool_call` events in this shape. */
+export interface ToolCall {
+  index?: number;
+  id: string | null;
+  name: string | null;
+  arguments: string | null;
+}
+
 /** A message as the chat page shows it: from the API, a share snapshot, or made locally. */
 export interface ChatMessage {
   id: number | string;
@@ -83,6 +93,7 @@ export interface ChatMessage {
   error?: string | null;
   reasoning?: string | null;
   sources?: SearchSource[] | null;
+  tool_calls?: ToolCall[] | null;
   output_tokens?: number;
   points?: number | string;
   subscription?: boolean;

@@ -8,6 +8,8 @@ import { Alert } from "@/components/ui/card";
 import { useAuth } from "@/lib/auth";
 import { Sidebar } from "./Sidebar";
 import { AnnouncementDialog } from "./AnnouncementDialog";
+import { NotificationToasts } from "./NotificationToasts";
+import { SiteBrand } from "./SiteBrand";
 
 function DefaultPasswordBanner() {
   const { t } = useTranslation();
@@ -58,7 +60,7 @@ export function Layout() {
           <Button variant="ghost" size="icon" aria-label={t("nav.openMenu")} data-testid="menu-button" onClick={() => setDrawerOpen(true)}>
             <Menu className="h-5 w-5" />
           </Button>
-          <span className="font-semibold">{t("app.name")}</span>
+          <SiteBrand className="truncate font-semibold" />
         </header>
         <DefaultPasswordBanner />
         <div className="min-h-0 flex-1">
@@ -66,6 +68,7 @@ export function Layout() {
         </div>
       </main>
       <AnnouncementDialog />
+      <NotificationToasts />
     </div>
   );
 }

@@ -18,6 +18,7 @@ import {
 import { useSubmitKey } from "@/lib/useSubmitKey";
 import { cn } from "@/lib/utils";
 import { LanguageSelect, ThemeSwitch } from "./ThemeLanguage";
+import { SiteBrand, SiteFooter } from "./SiteBrand";
 
 function RenameInput({ item, onDone }: { item: ConversationSummary; onDone: () => void }) {
   const { t } = useTranslation();
@@ -127,8 +128,8 @@ export function Sidebar() {
   return (
     <div className="flex h-full min-h-0 flex-col gap-2 p-3">
       <div className="flex items-center justify-between">
-        <Link to="/" className="text-lg font-semibold">
-          {t("app.name")}
+        <Link to="/" className="min-w-0 truncate text-lg font-semibold">
+          <SiteBrand />
         </Link>
         <ThemeSwitch />
       </div>
@@ -203,6 +204,7 @@ export function Sidebar() {
           </Button>
         )}
       </div>
+      <SiteFooter />
     </div>
   );
 }

@@ -73,7 +73,7 @@ describe("translations", () => {
     for (const file of sourceFiles(srcDir)) {
       const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(/\bt\(\s*"([\w.]+)"/g)) used.add(match[1]);
-      for (const match of text.matchAll(/"((?:nav|levels)\.\w+)"/g)) used.add(match[1]);
+      for (const match of text.matchAll(/"((?:nav|levels|errors)\.\w+)"/g)) used.add(match[1]);
     }
     const missing = [...used].filter((key) => !enKeys.has(key) || !zhKeys.has(key));
     expect(missing).toEqual([]);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { sendMessage, type ChatEvent } from "./chatStream";
+import { decodeEvent, mergeToolCall, sendAnonymous, sendMessage, type ChatEvent } from "./chatStream";
 
 function sseResponse(chunks: string[], fail = false): Response {
   const encoder = new TextEncoder();
@@ -46,5 +46,57 @@ describe("sendMessage", () => {
     expect(text).toBe("Hello");
     expect(result.finished).toBe(true);
     expect(result.conversationId).toBe("7");
+  });
+});
+
+describe("sendAnonymous", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("resumes by session key on the anonymous route", async () => {
+    const calls: { url: string; lastEventId: string | null }[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string, init: RequestInit) => {
+        const headers = (init.headers ?? {}) as Record<string, string>;
+        calls.push({ url, lastEventId: headers["Last-Event-ID"] ?? null });
+        if (calls.length === 1) {
+          return sseResponse(
+            ['id: 1-0\nevent: session\ndata: {"key": "anon-abcdefghijklmnopqrstuv"}\n\n', 'id: 2-0\nevent: delta\ndata: {"text": "Hi"}\n\n'],
+            true,
+          );
+        }
+        return sseResponse(['id: 3-0\nevent: delta\ndata: {"text": "!"}\n\n', 'id: 4-0\nevent: done\ndata: {"message": null}\n\n']);
+      }),
+    );
+
+    const events: ChatEvent[] = [];
+    const body = { messages: [{ role: "user" as const, content: "hello" }], model: "free" };
+    const result = await sendAnonymous(body, (event) => events.push(event));
+
+    expect(calls.map((call) => call.url)).toEqual([
+      "/api/chat/anonymous",
+      "/api/chat/anonymous/anon-abcdefghijklmnopqrstuv/events",
+    ]);
+    expect(calls[1].lastEventId).toBe("2-0");
+    expect(events.flatMap((event) => (event.type === "delta" ? [event.text] : [])).join("")).toBe("Hi!");
+    expect(result.messageId).toBe("anon-abcdefghijklmnopqrstuv");
+    expect(result.finished).toBe(true);
+  });
+});
+
+describe("tool calls", () => {
+  it("decodes a tool_call event", () => {
+    const event = decodeEvent({ event: "tool_call", id: "5", data: '{"index": 0, "id": "call_1", "name": "lookup", "arguments": "{\\"q\\""}' });
+    expect(event).toEqual({ type: "tool_call", call: { index: 0, id: "call_1", name: "lookup", arguments: '{"q"' } });
+  });
+
+  it("merges argument pieces by index", () => {
+    let calls = mergeToolCall([], { index: 0, id: "call_1", name: "lookup", arguments: '{"q":' });
+    calls = mergeToolCall(calls, { index: 1, id: "call_2", name: "clock", arguments: "{}" });
+    calls = mergeToolCall(calls, { index: 0, id: null, name: null, arguments: ' "tea"}' });
+    expect(calls).toEqual([
+      { index: 0, id: "call_1", name: "lookup", arguments: '{"q": "tea"}' },
+      { index: 1, id: "call_2", name: "clock", arguments: "{}" },
+    ]);
   });
 });

@@ -1,7 +1,9 @@
 // Streaming a chat reply: POST the message, read the SSE response with fetch, and resume with
-// GET /api/messages/{id}/events and Last-Event-ID when the connection drops.
+// GET /api/messages/{id}/events (or /api/chat/anonymous/{key}/events) and Last-Event-ID when the
+// connection drops.
 import { authHeaders, errorFromResponse } from "@/api/client";
-import type { SearchSource } from "@/api/types";
+import { localizeError } from "@/api/errors";
+import type { AnonymousChat, SearchSource, ToolCall } from "@/api/types";
 import { SseParser, type SseEvent } from "./sse";
 
 export type ChatEvent =
@@ -11,9 +13,34 @@ export type ChatEvent =
   | { type: "search_results"; sources: SearchSource[] }
   | { type: "notice"; message: string }
   | { type: "usage"; tokens: number | null; points: string | null; subscription: boolean }
-  | { type: "tool_call"; data: unknown }
+  | { type: "session"; key: string }
+  | { type: "tool_call"; call: ToolCallDelta }
   | { type: "error"; message: string }
   | { type: "done"; messageId: string | null };
+
+/** One `tool_call` event: `id` and `name` arrive once, `arguments` in pieces to append. */
+export interface ToolCallDelta {
+  index: number;
+  id: string | null;
+  name: string | null;
+  arguments: string;
+}
+
+/** Merge a `tool_call` event into the calls so far (by index), as the host merges them when saving. */
+export function mergeToolCall(calls: ToolCall[], delta: ToolCallDelta): ToolCall[] {
+  const next = [...calls];
+  const position = next.findIndex((call) => call.index === delta.index);
+  const previous = position >= 0 ? next[position] : { index: delta.index, id: null, name: null, arguments: "" };
+  const merged = {
+    index: delta.index,
+    id: delta.id || previous.id,
+    name: delta.name || previous.name,
+    arguments: (previous.arguments ?? "") + delta.arguments,
+  };
+  if (position >= 0) next[position] = merged;
+  else next.push(merged);
+  return next;
+}
 
 function asId(value: unknown): string | null {
   return value === undefined || value === null || value === "" ? null : String(value);
@@ -52,10 +79,23 @@ export function decodeEvent(event: SseEvent): ChatEvent | null {
         points: data.points === undefined ? null : String(data.points),
         subscription: Boolean(data.subscription),
       };
+    case "session":
+      return { type: "session", key: String(data.key ?? "") };
     case "tool_call":
-      return { type: "tool_call", data };
+      return {
+        type: "tool_call",
+        call: {
+          index: Number(data.index ?? 0),
+          id: asId(data.id),
+          name: data.name ? String(data.name) : null,
+          arguments: String(data.arguments ?? ""),
+        },
+      };
     case "error":
-      return { type: "error", message: String(data.message ?? text) };
+      return {
+        type: "error",
+        message: localizeError(asId(data.code), asId(data.param), String(data.message ?? text)),
+      };
     case "done": {
       const message = data.message as { id?: unknown } | undefined;
       return { type: "done", messageId: asId(message?.id ?? data.message_id) };
@@ -66,6 +106,7 @@ export function decodeEvent(event: SseEvent): ChatEvent | null {
 }
 
 export interface StreamResult {
+  /** The message id, or the session key of an anonymous answer. */
   messageId: string | null;
   conversationId: string | null;
   lastEventId: string | null;
@@ -90,6 +131,7 @@ async function readStream(
         result.conversationId = event.conversationId ?? result.conversationId;
         result.messageId = event.messageId ?? result.messageId;
       }
+      if (event.type === "session" && event.key) result.messageId = event.key;
       if (event.type === "done" || event.type === "error") result.finished = true;
       onEvent(event);
     }
@@ -104,6 +146,20 @@ async function readStream(
 
 const RESUME_ATTEMPTS = 5;
 
+/** Return the resume URL of a generation. Anonymous session keys start with "anon-", message ids are numbers. */
+export function eventsPath(messageId: string): string {
+  return messageId.startsWith("anon-")
+    ? `/api/chat/anonymous/${encodeURIComponent(messageId)}/events`
+    : `/api/messages/${messageId}/events`;
+}
+
+/** Return the stop URL of a generation, chosen like `eventsPath`. */
+export function stopPath(messageId: string): string {
+  return messageId.startsWith("anon-")
+    ? `/api/chat/anonymous/${encodeURIComponent(messageId)}/stop`
+    : `/api/messages/${messageId}/stop`;
+}
+
 async function resumeLoop(result: StreamResult, onEvent: (event: ChatEvent) => void, signal?: AbortSignal) {
   for (let attempt = 0; !result.finished && result.messageId && attempt < RESUME_ATTEMPTS; attempt++) {
     if (signal?.aborted) return;
@@ -111,7 +167,7 @@ async function resumeLoop(result: StreamResult, onEvent: (event: ChatEvent) => v
     try {
       const headers = authHeaders({ Accept: "text/event-stream" });
       if (result.lastEventId) headers["Last-Event-ID"] = result.lastEventId;
-      const response = await fetch(`/api/messages/${result.messageId}/events`, { headers, signal });
+      const response = await fetch(eventsPath(result.messageId), { headers, signal });
       if (!response.ok) throw await errorFromResponse(response);
       await readStream(response, result, onEvent);
     } catch (error) {
@@ -167,4 +223,13 @@ export async function resumeMessage(
   const result: StreamResult = { messageId, conversationId: null, lastEventId, finished: false };
   await resumeLoop(result, onEvent, signal);
   return result;
+}
+
+/** Ask a free anonymous model without signing in; the host stores nothing. */
+export function sendAnonymous(
+  body: AnonymousChat,
+  onEvent: (event: ChatEvent) => void,
+  signal?: AbortSignal,
+): Promise<StreamResult> {
+  return postStream("/api/chat/anonymous", body, onEvent, signal);
 }

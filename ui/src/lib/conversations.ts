@@ -2,6 +2,7 @@
 import { useSyncExternalStore } from "react";
 import { chat, itemsOf } from "@/api/endpoints";
 import type { ConversationSummary } from "@/api/types";
+import { describeError } from "@/api/errors";
 
 const PAGE_SIZE = 30;
 
@@ -29,7 +30,7 @@ export async function reloadConversations(query = state.query): Promise<void> {
     const page = await chat.conversations({ q: query || undefined, page: 1, size: PAGE_SIZE });
     update({ items: itemsOf<ConversationSummary>(page), nextPage: page.total > PAGE_SIZE ? 2 : null, loading: false });
   } catch (error) {
-    update({ loading: false, error: error instanceof Error ? error.message : String(error) });
+    update({ loading: false, error: describeError(error) });
   }
 }
 
@@ -43,7 +44,7 @@ export async function loadMoreConversations(): Promise<void> {
     const items = [...state.items, ...itemsOf<ConversationSummary>(page).filter((item) => !known.has(item.id))];
     update({ items, nextPage: page.total > pageNumber * PAGE_SIZE ? pageNumber + 1 : null, loading: false });
   } catch (error) {
-    update({ loading: false, error: error instanceof Error ? error.message : String(error) });
+    update({ loading: false, error: describeError(error) });
   }
 }
 

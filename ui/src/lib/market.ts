@@ -2,8 +2,14 @@
 import { useEffect, useState } from "react";
 import { itemsOf, site } from "@/api/endpoints";
 import type { MarketModel } from "@/api/types";
+import { describeError } from "@/api/errors";
 
 let cache: Promise<MarketModel[]> | null = null;
+
+/** Return whether a logged-out visitor may use `model`, which needs a free price marked anonymous. */
+export function allowsAnonymous(model: MarketModel | undefined): boolean {
+  return model?.price?.type === "none" && Boolean(model.price.anonymous);
+}
 
 export function loadMarket(force = false): Promise<MarketModel[]> {
   if (!cache || force) {
@@ -24,7 +30,7 @@ export function useMarket(): { models: MarketModel[]; error: string | null } {
   useEffect(() => {
     loadMarket()
       .then(setModels)
-      .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
+      .catch((caught: unknown) => setError(describeError(caught)));
   }, []);
   return { models, error };
 }

@@ -1,5 +1,6 @@
 // File upload with progress (fetch has no upload progress, so this uses XMLHttpRequest).
 import { ApiError, authHeaders } from "@/api/client";
+import { localizeError } from "@/api/errors";
 import type { UploadedFile } from "@/api/types";
 
 export function uploadFile(file: File, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<UploadedFile> {
@@ -21,8 +22,11 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void, s
         resolve(body as unknown as UploadedFile);
         return;
       }
-      const error = body.error as { message?: string } | undefined;
-      reject(new ApiError(xhr.status, error?.message ?? `${xhr.status} ${xhr.statusText}`));
+      const error = body.error as { message?: string; type?: string; code?: string; param?: string } | undefined;
+      const serverMessage = error?.message ?? `${xhr.status} ${xhr.statusText}`;
+      const code = error?.code ?? null;
+      const param = error?.param ?? null;
+      reject(new ApiError(xhr.status, localizeError(code, param, serverMessage), error?.type ?? null, code, param, serverMessage));
     };
     xhr.onerror = () => reject(new ApiError(0, "Network error"));
     signal?.addEventListener("abort", () => xhr.abort());

@@ -1,16 +1,19 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { useTranslation } from "react-i18next";
-import { billing, itemsOf, keys, shares, site } from "@/api/endpoints";
-import type { ApiKey, ApiKeyCreated, Balance, LedgerEntry, Plan, ShareSummary, SiteInfo, SubscriptionState } from "@/api/types";
+import { billing, itemsOf, keys, shares } from "@/api/endpoints";
+import type { ApiKey, ApiKeyCreated, Balance, LedgerEntry, Plan, ShareSummary, SubscriptionState } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Alert, Badge, Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Dialog, DialogContent } from "@/components/ui/dialog";
 import { Input, Label } from "@/components/ui/input";
 import { Switch } from "@/components/ui/switch";
+import { useAuth } from "@/lib/auth";
+import { useSite } from "@/lib/site";
+import { describeError } from "@/api/errors";
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 export function PageShell({ title, children }: { title: string; children: ReactNode }) {
@@ -154,12 +157,20 @@ function CodeForm({ label, onSubmit }: { label: string; onSubmit: (code: string)
   );
 }
 
+/** Add the buyer's username to the card-key shop link, which the shop reads from `?username=<name>`. */
+function buyUrl(link: string, username: string | undefined): string {
+  const url = new URL(link);
+  if (username) url.searchParams.set("username", username);
+  return url.toString();
+}
+
 function WalletPage() {
   const { t, i18n } = useTranslation();
   const [balance, setBalance] = useState<Balance | null>(null);
   const [ledger, setLedger] = useState<LedgerEntry[]>([]);
   const [nextPage, setNextPage] = useState<number | null>(null);
-  const [info, setInfo] = useState<Partial<SiteInfo>>({});
+  const info = useSite();
+  const { user } = useAuth();
   const [error, setError] = useState<string | null>(null);
 
   const reload = useCallback(() => {
@@ -173,10 +184,6 @@ function WalletPage() {
       .catch(() => undefined);
   }, []);
   useEffect(reload, [reload]);
-  useEffect(() => {
-    site.info().then(setInfo).catch(() => undefined);
-  }, []);
-
   const more = async () => {
     if (!nextPage) return;
     const page = await billing.ledger(nextPage);
@@ -194,10 +201,10 @@ function WalletPage() {
             {balance ? t("wallet.points", { points: String(balance.available) }) : "…"}
           </CardTitle>
         </CardHeader>
-        {info.buy_link && /^https?:\/\//i.test(info.buy_link) && (
+        {info?.buy_link && /^https?:\/\//i.test(info.buy_link) && (
           <CardContent>
             <Button asChild variant="outline">
-              <a href={info.buy_link} target="_blank" rel="noopener noreferrer">
+              <a href={buyUrl(info.buy_link, user?.username)} target="_blank" rel="noopener noreferrer">
                 {t("wallet.buy")}
               </a>
             </Button>

@@ -1,17 +1,21 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { useTranslation } from "react-i18next";
-import { auth, site } from "@/api/endpoints";
+import { auth } from "@/api/endpoints";
 import type { SiteInfo } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Alert, Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
 import { LanguageSelect, ThemeSwitch } from "@/components/ThemeLanguage";
 import { useAuth } from "@/lib/auth";
+import { useSite } from "@/lib/site";
+import { SiteBrand } from "@/components/SiteBrand";
+import { describeError } from "@/api/errors";
 
 function AuthShell({ title, description, children }: { title: string; description: string; children: ReactNode }) {
   return (
     <div className="flex min-h-full flex-col items-center justify-center gap-4 p-4">
+      <SiteBrand className="text-xl font-semibold" />
       <div className="flex items-center gap-2">
         <ThemeSwitch />
         <LanguageSelect />
@@ -61,7 +65,7 @@ export function LoginPage() {
       signIn(result.token, result.user);
       navigate(next, { replace: true });
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : String(caught));
+      setError(describeError(caught));
     } finally {
       setBusy(false);
     }
@@ -92,15 +96,11 @@ export function RegisterPage() {
   const { signIn } = useAuth();
   const navigate = useNavigate();
   const next = useNextPath();
-  const [info, setInfo] = useState<Partial<SiteInfo>>({});
+  const info: Partial<SiteInfo> = useSite() ?? {};
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [email, setEmail] = useState("");
-
-  useEffect(() => {
-    site.info().then(setInfo).catch(() => undefined);
-  }, []);
 
   const sendCode = async () => {
     setError(null);
@@ -108,7 +108,7 @@ export function RegisterPage() {
       await auth.emailCode(email, "register");
       setNotice(t("auth.codeSent"));
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : String(caught));
+      setError(describeError(caught));
     }
   };
 
@@ -131,7 +131,7 @@ export function RegisterPage() {
       signIn(result.token, result.user);
       navigate(next, { replace: true });
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : String(caught));
+      setError(describeError(caught));
     } finally {
       setBusy(false);
     }

@@ -1,18 +1,25 @@
 import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { useLocation, useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { useTranslation } from "react-i18next";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { Share2 } from "lucide-react";
+import { LogIn, Share2, X } from "lucide-react";
+import { api, ApiError } from "@/api/client";
 import { chat } from "@/api/endpoints";
-import type { ChatMessage, SearchSource, SendMessageBody, UploadedFile } from "@/api/types";
+import type { AnonymousTurn, ChatMessage, MarketModel, SearchSource, SendMessageBody, ToolCall, UploadedFile } from "@/api/types";
 import { Button } from "@/components/ui/button";
+import { Alert } from "@/components/ui/card";
 import { Composer } from "@/components/chat/Composer";
-import { MessageItem, messageText, Sources, type MessageAction } from "@/components/chat/MessageItem";
+import { MessageItem, messageText, Sources, ToolCalls, type MessageAction } from "@/components/chat/MessageItem";
 import { Markdown } from "@/markdown/Markdown";
 import { useAuth } from "@/lib/auth";
-import { postStream, resumeMessage, sendMessage, type ChatEvent, type StreamResult } from "@/lib/chatStream";
+import {
+  mergeToolCall, postStream, resumeMessage, sendAnonymous, sendMessage, stopPath,
+  type ChatEvent, type StreamResult,
+} from "@/lib/chatStream";
 import { reloadConversations } from "@/lib/conversations";
+import { allowsAnonymous, loadMarket } from "@/lib/market";
 import { getPreferences, requestParameters } from "@/lib/prefs";
+import { describeError } from "@/api/errors";
 
 const ShareDialog = lazy(() => import("@/components/chat/ShareDialog"));
 const AlternativesDialog = lazy(() => import("@/components/chat/AlternativesDialog"));
@@ -21,6 +28,7 @@ interface LiveAnswer {
   text: string;
   reasoning: string;
   sources: SearchSource[];
+  toolCalls: ToolCall[];
   notices: string[];
   error: string | null;
   messageId: string | null;
@@ -31,6 +39,7 @@ const EMPTY_LIVE: LiveAnswer = {
   text: "",
   reasoning: "",
   sources: [],
+  toolCalls: [],
   notices: [],
   error: null,
   messageId: null,
@@ -61,6 +70,7 @@ function LiveMessage({ live, index }: { live: LiveAnswer; index: number }) {
           </div>
         )
       )}
+      <ToolCalls calls={live.toolCalls} />
       <Sources sources={live.sources} />
       {live.usage?.tokens && (
         <div className="mt-1 text-xs text-muted-foreground" data-testid="message-usage">
@@ -76,6 +86,15 @@ function LiveMessage({ live, index }: { live: LiveAnswer; index: number }) {
       )}
     </div>
   );
+}
+
+/** Convert a logged-out visitor's page-only history into the turns of the anonymous chat route. */
+function anonymousTurns(messages: ChatMessage[]): AnonymousTurn[] {
+  return messages.flatMap((message) => {
+    const content = messageText(message);
+    if (!content || (message.role !== "user" && message.role !== "assistant")) return [];
+    return [{ role: message.role, content }];
+  });
 }
 
 function download(name: string, text: string): void {
@@ -106,6 +125,9 @@ export function ChatPage() {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [shareOpen, setShareOpen] = useState(false);
   const [alternativesOf, setAlternativesOf] = useState<string | null>(null);
+  // Why a logged-out visitor must sign in (a model that is not open to guests, or attachments),
+  // shown above the composer with a sign-in link.
+  const [signInReason, setSignInReason] = useState<{ model: string } | "attachments" | null>(null);
 
   const liveRef = useRef<LiveAnswer>(EMPTY_LIVE);
   const frame = useRef(0);
@@ -123,6 +145,12 @@ export function ChatPage() {
     (event: ChatEvent) => {
       const current = liveRef.current;
       switch (event.type) {
+        case "session":
+          current.messageId = event.key || current.messageId;
+          break;
+        case "tool_call":
+          current.toolCalls = mergeToolCall(current.toolCalls, event.call);
+          break;
         case "conversation":
           current.messageId = event.messageId ?? current.messageId;
           if (event.conversationId && conversationId.current !== event.conversationId) {
@@ -179,7 +207,7 @@ export function ChatPage() {
         await start(controller.signal);
       } catch (error) {
         if (!controller.signal.aborted) {
-          liveRef.current.error = error instanceof Error ? error.message : String(error);
+          liveRef.current.error = describeError(error);
           flush();
         }
       }
@@ -190,6 +218,13 @@ export function ChatPage() {
       if (user && id) {
         try {
           await loadConversation(id);
+          // NOTE: a stored message keeps the host's English error text without its code, so after a
+          // page reload its error shows in English. Until then the translated live text replaces it.
+          if (finished.error && finished.messageId) {
+            setMessages((items) =>
+              items.map((item) => (String(item.id) === finished.messageId && item.error ? { ...item, error: finished.error } : item)),
+            );
+          }
           setLive(null);
           return;
         } catch {
@@ -203,7 +238,9 @@ export function ChatPage() {
           role: "assistant",
           content: finished.text,
           error: finished.error,
+          reasoning: finished.reasoning || null,
           sources: finished.sources,
+          tool_calls: finished.toolCalls,
         },
       ]);
       setLive(null);
@@ -231,15 +268,47 @@ export function ChatPage() {
           messageId: String(generating.id),
         });
       })
-      .catch((error: unknown) => !cancelled && setLoadError(error instanceof Error ? error.message : String(error)));
+      .catch((error: unknown) => !cancelled && setLoadError(describeError(error)));
     return () => {
       cancelled = true;
     };
   }, [routeId, location.key, loadConversation, runStream, onEvent]);
 
+  // A logged-out visitor chats on free anonymous models only; the conversation lives in this page.
+  const sendAnonymously = async (text: string, files: UploadedFile[], images: string[]) => {
+    const prefs = getPreferences();
+    const models = await loadMarket().catch(() => [] as MarketModel[]);
+    const model = models.find((item) => item.model === prefs.model);
+    if (!prefs.model || !allowsAnonymous(model)) {
+      setSignInReason({ model: model?.name || prefs.model || "" });
+      return;
+    }
+    if (files.length > 0 || images.length > 0) {
+      setSignInReason("attachments");
+      return;
+    }
+    setSignInReason(null);
+    const turns = [...anonymousTurns(messages), { role: "user" as const, content: text }];
+    setMessages((items) => [
+      ...items,
+      { id: `local-user-${Date.now()}`, role: "user", content: [{ type: "text", text }] },
+    ]);
+    setDraft("");
+    const body = { messages: turns, model: prefs.model, preferences: requestParameters(prefs) };
+    void runStream(async (signal) => {
+      try {
+        return await sendAnonymous(body, onEvent, signal);
+      } catch (error) {
+        // The price changed since the market was loaded: ask the visitor to sign in.
+        if (error instanceof ApiError && error.code === "login_required") setSignInReason({ model: model?.name || body.model });
+        throw error;
+      }
+    });
+  };
+
   const send = (text: string, files: UploadedFile[], images: string[] = []) => {
     if (!user) {
-      navigate(`/login?next=${encodeURIComponent(location.pathname)}`);
+      void sendAnonymously(text, files, images);
       return;
     }
     const prefs = getPreferences();
@@ -271,7 +340,7 @@ export function ChatPage() {
     const messageId = liveRef.current.messageId;
     if (messageId) {
       // The server saves the partial reply and ends the stream with `done`.
-      await chat.stop(messageId).catch(() => abort.current?.abort());
+      await api.post(stopPath(messageId)).catch(() => abort.current?.abort());
       setTimeout(() => abort.current?.abort(), 5000);
     } else {
       abort.current?.abort();
@@ -338,8 +407,15 @@ export function ChatPage() {
         if (conversationId.current) await loadConversation(conversationId.current);
         return;
       }
-      // Drop the replies after the edited message, because the server generates a new one.
-      setMessages((items) => items.slice(0, items.findIndex((item) => item.id === message.id) + 1));
+      // The host hides the replies after the edited message and generates a new one, so show the
+      // new text and drop those replies now. runStream reloads the stored conversation afterwards.
+      setMessages((items) => {
+        const position = items.findIndex((item) => item.id === message.id);
+        if (position < 0) return items;
+        const edited = items[position];
+        const parts = typeof edited.content === "string" ? [] : edited.content.filter((part) => part.type !== "text");
+        return [...items.slice(0, position), { ...edited, content: [{ type: "text", text }, ...parts], text }];
+      });
       const body = { text, regenerate: true, model: getPreferences().model, preferences: requestParameters(getPreferences()) };
       void runStream((signal) => postStream(`/api/messages/${message.id}`, body, onEvent, signal, "PATCH"));
     },
@@ -463,6 +539,27 @@ export function ChatPage() {
           {live && <LiveMessage live={live} index={messages.length} />}
         </div>
       </div>
+      {!user && signInReason !== null && (
+        <div className="mx-auto w-full max-w-3xl px-3 pb-2">
+          <Alert className="flex items-center gap-2 border-amber-500/50" data-testid="sign-in-required">
+            <span className="min-w-0 flex-1">
+              {signInReason === "attachments"
+                ? t("chat.signInForAttachments")
+                : signInReason.model
+                  ? t("chat.signInForModel", { model: signInReason.model })
+                  : t("chat.signInToChat")}
+            </span>
+            <Button asChild size="sm">
+              <Link to={`/login?next=${encodeURIComponent(location.pathname)}`}>
+                <LogIn className="h-4 w-4" /> {t("auth.signIn")}
+              </Link>
+            </Button>
+            <Button variant="ghost" size="icon" className="h-7 w-7" aria-label={t("common.close")} onClick={() => setSignInReason(null)}>
+              <X className="h-4 w-4" />
+            </Button>
+          </Alert>
+        </div>
+      )}
       <Composer value={draft} onChange={setDraft} onSend={send} onStop={() => void stop()} streaming={streaming} />
       {alternativesOf && (
         <Suspense fallback={null}>

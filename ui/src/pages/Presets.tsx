@@ -8,6 +8,7 @@ import { Alert, Badge, Card } from "@/components/ui/card";
 import { Dialog, DialogContent } from "@/components/ui/dialog";
 import { Input, Label, Textarea } from "@/components/ui/input";
 import { PageShell } from "./Account";
+import { describeError } from "@/api/errors";
 
 type Draft = PresetCreate & { id?: Preset["id"] };
 
@@ -26,7 +27,7 @@ function PresetEditor({ draft, onClose, onSaved }: { draft: Draft; onClose: () =
       else await presets.create(body);
       onSaved();
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : String(caught));
+      setError(describeError(caught));
     }
   };
 
@@ -84,7 +85,7 @@ export default function PresetsPage() {
     presets
       .list(i18n.language)
       .then((value) => setItems(itemsOf<Preset>(value)))
-      .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
+      .catch((caught: unknown) => setError(describeError(caught)));
   }, [i18n.language]);
   useEffect(reload, [reload]);
 
@@ -94,14 +95,14 @@ export default function PresetsPage() {
       const own = preset.builtin ? await presets.clone(preset.id, i18n.language) : preset;
       navigate(`/?preset=${encodeURIComponent(String(own.id))}`);
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : String(caught));
+      setError(describeError(caught));
     }
   };
 
   const act = (action: () => Promise<unknown>) =>
     void action()
       .then(reload)
-      .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
+      .catch((caught: unknown) => setError(describeError(caught)));
 
   return (
     <PageShell title={t("presets.title")}>

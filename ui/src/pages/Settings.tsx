@@ -9,6 +9,7 @@ import { LanguageSelect, ThemeSwitch } from "@/components/ThemeLanguage";
 import { useAuth } from "@/lib/auth";
 import { resetPreferences, setPreferences, usePreferences, type Preferences } from "@/lib/prefs";
 import { PageShell } from "./Account";
+import { describeError } from "@/api/errors";
 
 type NumberKey = {
   [K in keyof Preferences]: Preferences[K] extends number ? K : never;
@@ -44,7 +45,7 @@ function PasswordForm() {
       formElement.reset();
       await refresh();
     } catch (caught) {
-      setMessage({ ok: false, text: caught instanceof Error ? caught.message : String(caught) });
+      setMessage({ ok: false, text: describeError(caught) });
     }
   };
   return (

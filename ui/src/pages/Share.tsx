@@ -6,6 +6,7 @@ import type { Share } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { MessageItem } from "@/components/chat/MessageItem";
 import { LanguageSelect, ThemeSwitch } from "@/components/ThemeLanguage";
+import { SiteBrand } from "@/components/SiteBrand";
 import { useAuth } from "@/lib/auth";
 
 /** The public page of a share: works logged out, and offers to continue the conversation. */
@@ -39,7 +40,7 @@ export default function SharePage() {
     <div className="mx-auto flex min-h-full max-w-3xl flex-col">
       <header className="flex items-center gap-2 border-b border-border p-3">
         <Link to="/" className="font-semibold">
-          {t("app.name")}
+          <SiteBrand />
         </Link>
         <span className="min-w-0 flex-1 truncate text-sm text-muted-foreground" data-testid="share-title">
           {share?.title}

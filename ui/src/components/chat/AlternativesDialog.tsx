@@ -5,6 +5,7 @@ import type { ChatMessage } from "@/api/types";
 import { Dialog, DialogContent } from "@/components/ui/dialog";
 import { Markdown } from "@/markdown/Markdown";
 import { messageText } from "./MessageItem";
+import { describeError } from "@/api/errors";
 
 /** The earlier replies that regenerating replaced, newest first. */
 export default function AlternativesDialog({ messageId, onClose }: { messageId: string; onClose: () => void }) {
@@ -16,7 +17,7 @@ export default function AlternativesDialog({ messageId, onClose }: { messageId: 
     api
       .get<ChatMessage[]>(`/api/messages/${encodeURIComponent(messageId)}/alternatives`)
       .then(setItems)
-      .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
+      .catch((caught: unknown) => setError(describeError(caught)));
   }, [messageId]);
 
   return (

@@ -1,10 +1,10 @@
 import { memo, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import {
-  ArrowDownToLine, Copy, CornerDownLeft, GitFork, History, MoreHorizontal, Pencil, Play, RefreshCw, Trash2,
+  ArrowDownToLine, Copy, CornerDownLeft, GitFork, History, MoreHorizontal, Pencil, Play, RefreshCw, Trash2, Wrench,
 } from "lucide-react";
 import { api } from "@/api/client";
-import type { ChatMessage, MessagePart, SearchSource } from "@/api/types";
+import type { ChatMessage, MessagePart, SearchSource, ToolCall } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
 import {
@@ -77,6 +77,42 @@ export function Sources({ sources }: { sources: SearchSource[] }) {
         ))}
       </ol>
     </div>
+  );
+}
+
+/** Pretty-print JSON arguments; anything else (a call still streaming) stays as sent. */
+function formatArguments(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** The function calls of an answer, collapsed to their names until opened. */
+export function ToolCalls({ calls }: { calls: ToolCall[] | null | undefined }) {
+  const { t } = useTranslation();
+  if (!calls || calls.length === 0) return null;
+  const names = calls.map((call) => call.name || t("message.toolUnnamed")).join(", ");
+  return (
+    <details className="mt-2 rounded-md border border-border text-xs" data-testid="tool-calls">
+      <summary className="flex cursor-pointer items-center gap-1.5 px-2 py-1.5 text-muted-foreground">
+        <Wrench className="h-3 w-3" />
+        {t("message.toolCalls", { count: calls.length, names })}
+      </summary>
+      <div className="space-y-2 border-t border-border p-2">
+        {calls.map((call, position) => (
+          <div key={call.id ?? position} data-testid="tool-call">
+            <div className="font-mono font-medium">{call.name || t("message.toolUnnamed")}</div>
+            {call.arguments && (
+              <pre className="mt-1 overflow-x-auto whitespace-pre-wrap break-all rounded bg-muted p-2 font-mono">
+                {formatArguments(call.arguments)}
+              </pre>
+            )}
+          </div>
+        ))}
+      </div>
+    </details>
   );
 }
 
@@ -190,6 +226,7 @@ export const MessageItem = memo(function MessageItem({
         ) : (
           <Markdown text={text} className="text-sm" />
         )}
+        {!user && <ToolCalls calls={message.tool_calls} />}
         {message.sources && <Sources sources={message.sources} />}
         {!user && Boolean(message.output_tokens) && (
           <div className="mt-1 text-xs text-muted-foreground" data-testid="message-usage">

@@ -5,7 +5,8 @@ import type { MarketModel } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Badge } from "@/components/ui/card";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
-import { useMarket } from "@/lib/market";
+import { useAuth } from "@/lib/auth";
+import { allowsAnonymous, useMarket } from "@/lib/market";
 import { setPreferences, usePreferences } from "@/lib/prefs";
 
 export function PriceLabel({ model }: { model: MarketModel }) {
@@ -21,6 +22,7 @@ export function ModelPicker() {
   const { t } = useTranslation();
   const prefs = usePreferences();
   const { models } = useMarket();
+  const { user } = useAuth();
 
   const shown = useMemo(() => {
     const pinned = models.filter((model) => prefs.pinnedModels.includes(model.model));
@@ -48,6 +50,9 @@ export function ModelPicker() {
             <div className="flex w-full items-center gap-2">
               <span className="truncate font-medium">{model.name}</span>
               {model.plus && <Badge className="border-amber-500 text-amber-600">{t("market.plus")}</Badge>}
+              {!user && !allowsAnonymous(model) && (
+                <Badge data-testid="sign-in-badge">{t("market.signInRequired")}</Badge>
+              )}
             </div>
             <div className="flex flex-wrap gap-1 text-xs text-muted-foreground">
               <PriceLabel model={model} />

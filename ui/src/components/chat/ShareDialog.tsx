@@ -7,6 +7,7 @@ import { Dialog, DialogContent } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { Markdown } from "@/markdown/Markdown";
 import { messageText } from "./MessageItem";
+import { describeError } from "@/api/errors";
 
 /** Create a share of the selected messages, then offer the link, a copy button and an image. */
 export default function ShareDialog({
@@ -34,7 +35,7 @@ export default function ShareDialog({
         messages.map((message) => message.id),
       )
       .then((share) => setLink(`${window.location.origin}/share/${share.id}`))
-      .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
+      .catch((caught: unknown) => setError(describeError(caught)));
   }, [conversationId, messages]);
 
   const copy = async () => {
