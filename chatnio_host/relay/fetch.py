@@ -12,6 +12,8 @@ check. A refused or failed fetch raises ``InvalidRequest`` naming the URL's host
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -23,6 +25,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from chatnio_host.errors import InvalidRequest
+from chatnio_host.relay.canonical import ChatRequest, ImagePart
 
 __all__ = ["MAX_REDIRECTS", "fetch_url", "is_public_address"]
 
@@ -137,3 +140,34 @@ async def _follow(session: aiohttp.ClientSession, url: str, allow_hosts: frozens
                     )
             return bytes(body), response.headers.get("Content-Type")
     raise InvalidRequest(f"The URL in {param} redirects more than {MAX_REDIRECTS} times.", param=param)
+
+
+def _is_remote_image(part: object) -> bool:
+    return isinstance(part, ImagePart) and part.data is None and bool(part.url) and str(part.url).startswith(
+        ("http://", "https://")
+    )
+
+
+async def inline_remote_images(request: ChatRequest, settings: Any) -> ChatRequest:
+    """Return ``request`` with every http(s) image URL fetched and inlined as base64 data.
+
+    For vendors that want image bytes rather than links. The fetch follows ``fetch_url``'s rules
+    (public addresses only unless allow-listed, a size cap, a time limit) and raises
+    ``InvalidRequest`` naming the image's place in the request when it is refused or fails.
+    """
+    if settings is None or not any(_is_remote_image(part) for message in request.messages for part in message.content):
+        return request
+    messages = []
+    for position, message in enumerate(request.messages):
+        parts = list(message.content)
+        for index, part in enumerate(parts):
+            if _is_remote_image(part):
+                assert isinstance(part, ImagePart) and part.url is not None
+                data, content_type = await fetch_url(part.url, settings, param=f"messages[{position}].content[{index}]")
+                parts[index] = ImagePart(
+                    data=base64.b64encode(data).decode("ascii"),
+                    media_type=(content_type or "").split(";")[0] or None,
+                    detail=part.detail,
+                )
+        messages.append(dataclasses.replace(message, content=parts))
+    return dataclasses.replace(request, messages=messages)

@@ -149,7 +149,12 @@ async def test_bmp_image_rejected_before_vendor_call(site: MatrixSite, channel_t
     assert site.vendors[channel_type].requests == []
 
 
-async def test_remote_image_url_to_claude_is_url_source(site: MatrixSite) -> None:
+async def test_claude_channel_may_send_image_urls(site: MatrixSite) -> None:
+    from chatnio_host.channels.schemas import ChannelUpdate
+
+    manager = site.host.ctx.services["channels"].manager
+    channel = next(item for item in await manager.list_channels() if item.type == "claude")
+    await manager.update(channel.id, ChannelUpdate(settings={"send_image_urls": True}))
     url = "https://images.example/cat.png"
     response = await site.host.client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {site.key}"},
                                            json=_image_body(MODELS["claude"], url))
@@ -171,6 +176,21 @@ async def test_remote_image_url_to_gemini_is_fetched_inline(site: MatrixSite) ->
     assert response.status_code == 200, response.text
     parts = site.vendors["gemini"].requests[-1].json()["contents"][0]["parts"]
     assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": PNG_1X1}}
+
+
+async def test_remote_image_url_to_claude_is_fetched_inline(site: MatrixSite) -> None:
+    png = base64.b64decode(PNG_1X1)
+
+    class Images(FakeVendor):
+        def default_reply(self, request: Any) -> Reply:
+            return Reply(headers=[("Content-Type", "image/png")], body=png)
+
+    async with Images() as images:
+        response = await site.host.client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {site.key}"},
+                                               json=_image_body(MODELS["claude"], f"{images.url}/cat.png"))
+    assert response.status_code == 200, response.text
+    block = site.vendors["claude"].requests[-1].json()["messages"][0]["content"][1]
+    assert block == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_1X1}}
 
 
 async def test_declared_type_replaced_by_sniffed_type(site: MatrixSite) -> None:

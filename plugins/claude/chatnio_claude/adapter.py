@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
 from chatnio_host.errors import InvalidRequest
 from chatnio_host.relay.canonical import ChatRequest, Event, StreamError
+from chatnio_host.relay.fetch import inline_remote_images
 from chatnio_host.relay.tool_schema import request_failure
 
 from chatnio_claude.request import DEFAULT_MAX_TOKENS, build_messages_body
@@ -39,6 +40,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "anthropic_beta": {
             "type": "string",
             "description": "Optional anthropic-beta header value, such as a comma-separated list of beta names.",
+        },
+        "send_image_urls": {
+            "type": "boolean",
+            "default": False,
+            "description": "Pass http(s) image URLs to Anthropic as url sources instead of fetching and inlining them.",
         },
     },
     "additionalProperties": False,
@@ -79,6 +85,9 @@ class ClaudeAdapter(ChannelAdapter):
         settings = target.settings or {}
         default_max_tokens = int(settings.get("default_max_tokens") or DEFAULT_MAX_TOKENS)
         try:
+            if not settings.get("send_image_urls"):
+                # Inline remote images here, so the vendor never fetches a URL the client chose.
+                request = await inline_remote_images(request, getattr(self.http, "settings", None))
             body = build_messages_body(
                 request, target.model, stream=request.stream, default_max_tokens=default_max_tokens
             )

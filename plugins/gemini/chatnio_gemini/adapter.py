@@ -6,8 +6,6 @@ leak through logged or echoed URLs.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,7 +15,7 @@ from urllib.parse import quote
 from chatnio_host.channels.base import ChannelAdapter, UpstreamFailure, UpstreamTarget
 from chatnio_host.errors import InvalidRequest
 from chatnio_host.relay.canonical import ChatRequest, Event, ImagePart, StreamError
-from chatnio_host.relay.fetch import fetch_url
+from chatnio_host.relay.fetch import inline_remote_images
 from chatnio_host.relay.tool_schema import request_failure
 
 from chatnio_gemini.request import build_generate_body
@@ -131,23 +129,12 @@ class GeminiAdapter(ChannelAdapter):
     async def _inline_remote_images(self, request: ChatRequest) -> ChatRequest:
         """Return ``request`` with remote image URLs fetched and inlined, because Gemini does not fetch web URLs.
 
-        The fetch refuses private and local addresses (see ``chatnio_host.relay.fetch``).
+        The fetch refuses private and local addresses (see ``chatnio_host.relay.fetch``); Google
+        Cloud Storage and Gemini file URLs stay as they are.
         """
-        settings = getattr(self.http, "settings", None)
-        if settings is None or not any(_is_remote(part) for message in request.messages for part in message.content):
+        if not any(_is_remote(part) for message in request.messages for part in message.content):
             return request
-        messages = []
-        for position, message in enumerate(request.messages):
-            parts = list(message.content)
-            for index, part in enumerate(parts):
-                if _is_remote(part):
-                    assert isinstance(part, ImagePart) and part.url is not None
-                    data, content_type = await fetch_url(part.url, settings,
-                                                         param=f"messages[{position}].content[{index}]")
-                    parts[index] = ImagePart(data=base64.b64encode(data).decode("ascii"),
-                                             media_type=(content_type or "").split(";")[0] or None, detail=part.detail)
-            messages.append(dataclasses.replace(message, content=parts))
-        return dataclasses.replace(request, messages=messages)
+        return await inline_remote_images(request, getattr(self.http, "settings", None))
 
     async def list_models(self, target: UpstreamTarget) -> list[str]:
         """Return the model ids the key may call (without the ``models/`` prefix)."""
