@@ -83,6 +83,24 @@ class SqlCounter:
         self.kinds.clear()
 
 
+class StateCounter:
+    """Calls to the shared state by method and key, counted by wrapping the state's methods."""
+
+    METHODS = ("get", "set", "delete", "incr", "compare_and_set", "publish", "stream_append")
+
+    def __init__(self, state: SharedState) -> None:
+        self.calls: collections.Counter[str] = collections.Counter()
+        for name in self.METHODS:
+            setattr(state, name, self._wrap(name, getattr(state, name)))
+
+    def _wrap(self, name: str, method: Any) -> Any:
+        async def counted(key: str, *args: Any, **kwargs: Any) -> Any:
+            self.calls[f"{name} {re.sub(r'[0-9a-f]{6,}|[0-9]+', '<id>', key)}"] += 1
+            return await method(key, *args, **kwargs)
+
+        return counted
+
+
 def _kind(statement: str) -> str:
     words = re.sub(r"\s+", " ", statement.strip()).split(" ")
     verb = words[0].upper()
@@ -160,11 +178,13 @@ async def main_async(args: argparse.Namespace) -> None:
             keys = await set_up(host, vendor.url, args.users)
             counter = SqlCounter()
             counter.attach(db)
+            state_calls = StateCounter(state)
             for number in range(20):
                 await one(host, keys[number % len(keys)])
             await flush(host)
 
             counter.reset()
+            state_calls.calls.clear()
             profiler = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
@@ -179,19 +199,29 @@ async def main_async(args: argparse.Namespace) -> None:
                   "commits per request")
             for kind, count in counter.kinds.most_common():
                 print(f"  {count / args.requests:5.2f}  {kind}")
+            print(f"shared state: {sum(state_calls.calls.values()) / args.requests:.1f} calls per request")
+            for call, count in state_calls.calls.most_common():
+                print(f"  {count / args.requests:5.2f}  {call}")
 
             counter.reset()
             per_worker = max(1, args.requests // args.concurrency)
 
+            latencies: list[float] = []
+
             async def worker(index: int) -> None:
                 for number in range(per_worker):
+                    begun = time.perf_counter()
                     await one(host, keys[(index + number) % len(keys)])
+                    latencies.append(time.perf_counter() - begun)
 
             started, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(worker(index) for index in range(args.concurrency)))
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             total = per_worker * args.concurrency
-            print(f"concurrency {args.concurrency}: {total / elapsed:,.0f} requests/s, {cpu / total * 1000:.2f} ms CPU per request "
+            latencies.sort()
+            p50, p99 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 for q in (0.5, 0.99))
+            print(f"concurrency {args.concurrency}: {total / elapsed:,.0f} requests/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
+                  f"{cpu / total * 1000:.2f} ms CPU per request "
                   f"({counter.statements / total:.1f} statements, {counter.commits / total:.1f} commits per request, "
                   f"{counter.connects} new connections)")
             await flush(host)

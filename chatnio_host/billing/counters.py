@@ -132,7 +132,7 @@ class CounterWriter:
             {"day": day, "scope": scope, "key": key, **dataclasses.asdict(counts)}
             for (day, scope, key), counts in sorted(days.items(), key=lambda item: item[0])  # type: ignore[arg-type, return-value]
         ]
-        async with self.db.engine.begin() as connection:
+        async with self.db.write_transaction() as connection:
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
                 batch = rows[start:start + ROWS_PER_STATEMENT]
                 await connection.execute(insert_or_add(self.db.backend, aggregates, ("day", "scope", "key"), batch))

@@ -275,11 +275,8 @@ class BillingService(WalletOperations):
         The block commits when it ends, unless it rolled the transaction back itself.
         """
         try:
-            async with self.ctx.db.engine.connect() as connection:
-                await connection.begin()
+            async with self.ctx.db.write_transaction() as connection:
                 yield connection
-                if connection.in_transaction():
-                    await connection.commit()
         except IntegrityError as exc:
             logger.warning("admission of request %s rejected: the request id already has a hold", request_id)
             raise Conflict(
@@ -311,7 +308,7 @@ class BillingService(WalletOperations):
         if hold.kind == "points" and not cached and hold.price is not None:
             charge = cost_micro(hold.price, usage)
 
-        async with self.ctx.db.engine.begin() as connection:
+        async with self.ctx.db.write_transaction() as connection:
             finished = await connection.execute(
                 statements.FINISH_HOLD,
                 {"p_request_id": hold.request_id, "p_state": "settled", "p_charged": charge, "p_now": now},
@@ -362,7 +359,7 @@ class BillingService(WalletOperations):
     ) -> None:
         """Release a failed request's hold: no charge, and a subscription unit it took goes back."""
         now = self.now()
-        async with self.ctx.db.engine.begin() as connection:
+        async with self.ctx.db.write_transaction() as connection:
             finished = await connection.execute(
                 statements.FINISH_HOLD,
                 {"p_request_id": hold.request_id, "p_state": "released", "p_charged": 0, "p_now": now},

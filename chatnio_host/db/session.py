@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 __all__ = ["Database", "engine_options"]
 
@@ -85,6 +86,7 @@ class Database:
         elif self.engine.dialect.driver == "asyncpg" and not merged.get("pool_pre_ping"):
             _check_asyncpg_on_checkout(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -101,6 +103,34 @@ class Database:
         """Yield a session inside a transaction that commits when the block ends without error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """Yield a Core connection inside a transaction that commits when the block ends without error.
+
+        On SQLite these transactions run one at a time per process. SQLite has one writer, and
+        a connection that finds the write lock taken sleeps in SQLite's busy handler for up to
+        100 ms per retry, so concurrent writers queue on an asyncio lock instead. Do not open
+        another ``write_transaction`` inside the block: the lock is not reentrant.
+        """
+        lock = self._write_lock()
+        if lock is None:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with lock, self.engine.begin() as connection:
+            yield connection
+
+    def _write_lock(self) -> asyncio.Lock | None:
+        if self.backend != "sqlite":
+            return None
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            # One lock per event loop: tests may use one Database from several loops in turn.
+            self._write_locks = {loop: asyncio.Lock()}
+            lock = self._write_locks[loop]
+        return lock
 
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises when the database is unreachable."""
