@@ -6,6 +6,7 @@ the other e2e modules share the same live site.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -128,6 +129,21 @@ def test_anonymous_chat_on_free_model(site: LiveSite, browser: Any, anonymous_ma
         assert "GUEST-END" in upstream
         assert [url for url in posts if "/api/chat/anonymous" in url] == [f"{site.url}/api/chat/anonymous"] * 2
         assert page.get_by_test_id("message").count() == 4
+
+        # Attachments need an account: the prompt says so and the image stays in the composer.
+        png = base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+        )
+        page.get_by_test_id("file-input").set_input_files(files=[{"name": "dot.png", "mimeType": "image/png", "buffer": png}])
+        page.get_by_test_id("attachment-chip").locator("img").wait_for()
+        posts_before = len(posts)
+        send(page, "What is in this image?")
+        notice = page.get_by_test_id("sign-in-required")
+        notice.get_by_text("Sign in to attach files or images.", exact=False).wait_for()
+        assert page.get_by_test_id("attachment-chip").count() == 1
+        assert len(posts) == posts_before
+        notice.get_by_role("button", name="Close").click()
+        notice.wait_for(state="detached")
 
         # A paid model shows a sign-in prompt and sends nothing.
         picker.click()

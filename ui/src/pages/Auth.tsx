@@ -49,6 +49,7 @@ function useNextPath(): string {
 
 export function LoginPage() {
   const { t } = useTranslation();
+  const site = useSite();
   const { signIn } = useAuth();
   const navigate = useNavigate();
   const next = useNextPath();
@@ -80,12 +81,14 @@ export function LoginPage() {
         <Button type="submit" disabled={busy} data-testid="login-submit">
           {t("auth.signIn")}
         </Button>
-        <p className="text-center text-sm text-muted-foreground">
-          {t("auth.noAccount")}{" "}
-          <Link className="underline" to={`/register?next=${encodeURIComponent(next)}`}>
-            {t("auth.register")}
-          </Link>
-        </p>
+        {!site?.registration_closed && (
+          <p className="text-center text-sm text-muted-foreground">
+            {t("auth.noAccount")}{" "}
+            <Link className="underline" to={`/register?next=${encodeURIComponent(next)}`}>
+              {t("auth.register")}
+            </Link>
+          </p>
+        )}
       </form>
     </AuthShell>
   );

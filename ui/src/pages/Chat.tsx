@@ -5,7 +5,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { LogIn, Share2, X } from "lucide-react";
 import { api, ApiError } from "@/api/client";
 import { chat } from "@/api/endpoints";
-import type { AnonymousTurn, ChatMessage, MarketModel, SearchSource, SendMessageBody, ToolCall, UploadedFile } from "@/api/types";
+import type { AnonymousTurn, ChatMessage, SearchSource, SendMessageBody, ToolCall, UploadedFile } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { Alert } from "@/components/ui/card";
 import { Composer } from "@/components/chat/Composer";
@@ -17,7 +17,7 @@ import {
   type ChatEvent, type StreamResult,
 } from "@/lib/chatStream";
 import { reloadConversations } from "@/lib/conversations";
-import { allowsAnonymous, loadMarket } from "@/lib/market";
+import { allowsAnonymous, useMarket } from "@/lib/market";
 import { getPreferences, requestParameters } from "@/lib/prefs";
 import { describeError } from "@/api/errors";
 
@@ -113,6 +113,7 @@ export function ChatPage() {
   const navigate = useNavigate();
   const location = useLocation();
   const { user } = useAuth();
+  const { models: market } = useMarket();
 
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [title, setTitle] = useState("");
@@ -275,17 +276,17 @@ export function ChatPage() {
   }, [routeId, location.key, loadConversation, runStream, onEvent]);
 
   // A logged-out visitor chats on free anonymous models only; the conversation lives in this page.
-  const sendAnonymously = async (text: string, files: UploadedFile[], images: string[]) => {
+  // Returns false when nothing was sent, so the composer keeps the attachments.
+  const sendAnonymously = (text: string, files: UploadedFile[], images: string[]): boolean => {
     const prefs = getPreferences();
-    const models = await loadMarket().catch(() => [] as MarketModel[]);
-    const model = models.find((item) => item.model === prefs.model);
+    const model = market.find((item) => item.model === prefs.model);
     if (!prefs.model || !allowsAnonymous(model)) {
       setSignInReason({ model: model?.name || prefs.model || "" });
-      return;
+      return false;
     }
     if (files.length > 0 || images.length > 0) {
       setSignInReason("attachments");
-      return;
+      return false;
     }
     setSignInReason(null);
     const turns = [...anonymousTurns(messages), { role: "user" as const, content: text }];
@@ -304,13 +305,11 @@ export function ChatPage() {
         throw error;
       }
     });
+    return true;
   };
 
-  const send = (text: string, files: UploadedFile[], images: string[] = []) => {
-    if (!user) {
-      void sendAnonymously(text, files, images);
-      return;
-    }
+  const send = (text: string, files: UploadedFile[], images: string[] = []): boolean => {
+    if (!user) return sendAnonymously(text, files, images);
     const prefs = getPreferences();
     const localUser: ChatMessage = {
       id: `local-user-${Date.now()}`,
@@ -334,6 +333,7 @@ export function ChatPage() {
       preferences: requestParameters(prefs),
     };
     void runStream((signal) => sendMessage(conversationId.current ?? "new", body, onEvent, signal));
+    return true;
   };
 
   const stop = async () => {

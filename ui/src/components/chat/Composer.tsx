@@ -37,7 +37,8 @@ function readDataUrl(file: File): Promise<string> {
 interface ComposerProps {
   value: string;
   onChange: (value: string) => void;
-  onSend: (text: string, files: UploadedFile[], images: string[]) => void;
+  /** Returns false when the message was not sent, so the attachments stay. */
+  onSend: (text: string, files: UploadedFile[], images: string[]) => boolean;
   onStop: () => void;
   streaming: boolean;
   disabled?: boolean;
@@ -58,8 +59,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, disabled 
     const files = attachments.flatMap((item) => (item.file ? [item.file] : []));
     const images = attachments.flatMap((item) => (item.image ? [item.image] : []));
     if (!text.trim() && files.length === 0 && images.length === 0) return;
-    onSend(text, files, images);
-    setAttachments([]);
+    if (onSend(text, files, images)) setAttachments([]);
   };
   const keys = useSubmitKey(submit, prefs.sendKey);
 
