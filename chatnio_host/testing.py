@@ -42,6 +42,7 @@ __all__ = [
     "create_tables",
     "lifespan",
     "make_settings",
+    "serve_app",
     "create_server_database",
     "drop_server_database",
     "temporary_server_database",
@@ -127,6 +128,34 @@ async def lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
     """Run the app's startup and shutdown around the block."""
     async with app.router.lifespan_context(app):
         yield app
+
+
+@asynccontextmanager
+async def serve_app(target: FastAPI | TestHost, **config: Any) -> AsyncIterator[str]:
+    """Serve an app (or a TestHost's app) with uvicorn on a free 127.0.0.1 port; yield its base URL.
+
+    The app's lifespan is not run again: a TestHost has already started it. ``config`` goes to
+    ``uvicorn.Config`` (for example ``log_level="info", access_log=True``).
+    """
+    import asyncio
+
+    import uvicorn
+
+    app = target.app if isinstance(target, TestHost) else target
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "lifespan": "off", "log_level": "warning"}
+    options.update(config)
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def client_for(app: FastAPI, **kwargs: Any) -> httpx.AsyncClient:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from chatnio_host.billing import ledger
 from chatnio_host.billing.money import to_micro
 from chatnio_host.billing.prices import PRICES_SECTION, PriceRule, PricesConfig
 from chatnio_host.channels.schemas import ChannelCreate
-from chatnio_host.testing import TestHost
+from chatnio_host.testing import TestHost, serve_app
 
 __all__ = ["SSEEvent", "User", "add_channel", "make_user", "read_events", "serve", "set_price"]
 
@@ -90,23 +86,8 @@ async def add_channel(host: TestHost, endpoint: str, models: list[str], **fields
     channel = await host.ctx.services["channels"].manager.create(ChannelCreate(**values))
     return channel.id
 
-
-@contextlib.asynccontextmanager
-async def serve(host: TestHost) -> AsyncIterator[str]:
-    """Serve the host's app on a free 127.0.0.1 port and yield its base URL."""
-    config = uvicorn.Config(host.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+serve = serve_app
+"""Serve the host's app on a free 127.0.0.1 port and yield its base URL."""
 
 
 async def read_events(response: httpx.Response, *, stop_after: int | None = None, delta_limit: int | None = None

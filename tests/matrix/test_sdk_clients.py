@@ -9,15 +9,13 @@ result.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import anthropic
 import openai
 import pytest
-import uvicorn
 from google import genai
 from google.genai import types
 from matrix_world import MatrixSite
@@ -26,25 +24,15 @@ from sqlalchemy import select
 
 from chatnio_host.billing.prices import PRICES_SECTION, PriceRule, PricesConfig
 from chatnio_host.db.models.billing import UsageRecord
-from chatnio_host.testing_vendors.anthropic import THINKING_SIGNATURE, anthropic_event, message_events
+from chatnio_host.testing import serve_app
+from chatnio_host.testing_vendors.anthropic import THINKING_SIGNATURE, message_events
 from chatnio_host.testing_vendors.gemini import THOUGHT_SIGNATURE, gemini_chunk, gemini_sse
 from chatnio_host.testing_vendors.server import Reply
 
 
-@contextlib.asynccontextmanager
-async def served(site: MatrixSite) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(site.host.app, host="127.0.0.1", port=0, lifespan="off",
-                                           log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+def served(site: MatrixSite) -> Any:
+    """Serve the site's app on a free 127.0.0.1 port."""
+    return serve_app(site.host)
 
 
 WEATHER_ANTHROPIC = {"name": "get_weather", "description": "Weather of a city.",

@@ -7,14 +7,11 @@ rows behind their back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import uvicorn
 from sqlalchemy import select
 
 from chatnio_host.billing import ledger
@@ -22,7 +19,7 @@ from chatnio_host.billing.money import to_micro
 from chatnio_host.billing.prices import PRICES_SECTION, PriceRule, PricesConfig
 from chatnio_host.channels.schemas import ChannelCreate
 from chatnio_host.db.models.billing import UsageRecord
-from chatnio_host.testing import TestHost
+from chatnio_host.testing import TestHost, serve_app
 
 
 @dataclass
@@ -107,20 +104,5 @@ async def wait_for_records(host: TestHost, user_id: int, count: int, timeout: fl
             return records
         await asyncio.sleep(0.05)
 
-
-@contextlib.asynccontextmanager
-async def serve(host: TestHost) -> AsyncIterator[str]:
-    """Serve the host's app on a free 127.0.0.1 port with uvicorn and yield its base URL."""
-    config = uvicorn.Config(host.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+serve = serve_app
+"""Serve the host's app on a free 127.0.0.1 port and yield its base URL."""

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import uvicorn
 
-from chatnio_host.testing import TestHost
+from chatnio_host.testing import serve_app
 
-
-@contextlib.asynccontextmanager
-async def serve(host: TestHost) -> AsyncIterator[str]:
-    """Serve the host's app on a free 127.0.0.1 port with uvicorn and yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(host.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+serve = serve_app
+"""Serve the host's app on a free 127.0.0.1 port and yield its base URL."""
 
 
 async def set_up_site(client: httpx.AsyncClient, channels: list[dict[str, Any]], models: list[str]) -> str:
