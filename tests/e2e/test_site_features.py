@@ -174,13 +174,14 @@ def test_anonymous_chat_refused_for_paid_model(site: LiveSite, anonymous_market:
     assert response.json()["error"]["code"] == "login_required"
 
 
-def test_site_name_from_settings(site: LiveSite, browser: Any) -> None:
+def test_site_name_from_settings(site: LiveSite, browser: Any, user_page: Any) -> None:
     settings = httpx.get(f"{site.url}/api/admin/settings", headers=admin(site))
     settings.raise_for_status()
     general = settings.json()["general"]
-    original = {key: general[key] for key in ("site_name", "footer", "contact", "docs_url")}
-    change = {"site_name": "Acme Chat", "footer": "Made by **Acme**.", "contact": "Mail acme@example.com",
-              "docs_url": "https://docs.example.com"}
+    original = {key: general[key] for key in ("site_name", "logo_url", "footer", "contact", "docs_url", "buy_link")}
+    change = {"site_name": "Acme Chat", "logo_url": "/icon.svg", "footer": "Made by **Acme**.",
+              "contact": "Mail acme@example.com", "docs_url": "https://docs.example.com",
+              "buy_link": "https://shop.example.com/buy"}
     httpx.put(f"{site.url}/api/admin/settings", headers=admin(site), json={"general": change}).raise_for_status()
     page = new_page(browser)
     try:
@@ -189,6 +190,7 @@ def test_site_name_from_settings(site: LiveSite, browser: Any) -> None:
         sidebar = page.locator("aside")
         sidebar.get_by_test_id("site-name").get_by_text("Acme Chat").wait_for()
         page.wait_for_function("() => document.title === 'Acme Chat'")
+        assert sidebar.get_by_test_id("site-name").locator("img").get_attribute("src") == "/icon.svg"
         footer = sidebar.get_by_test_id("site-footer")
         assert footer.locator("strong").inner_text() == "Acme"
         assert footer.get_by_role("link", name="Docs").get_attribute("href") == "https://docs.example.com"
@@ -200,6 +202,12 @@ def test_site_name_from_settings(site: LiveSite, browser: Any) -> None:
         page.get_by_test_id("site-name").get_by_text("Acme Chat").wait_for()
         assert page.title() == "Acme Chat"
         assert page.errors == []
+
+        username = user_page.get_by_test_id("user-menu").first.inner_text()
+        user_page.goto(f"{site.url}/account/wallet")
+        buy = user_page.get_by_role("link", name="Buy points")
+        buy.wait_for()
+        assert buy.get_attribute("href") == f"https://shop.example.com/buy?username={username}"
     finally:
         page.context.close()
         httpx.put(f"{site.url}/api/admin/settings", headers=admin(site), json={"general": original}).raise_for_status()
