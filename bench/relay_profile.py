@@ -2,11 +2,11 @@
 
 The host runs in process (``TestHost``, the app called through httpx's ASGI transport) in
 front of the fake OpenAI vendor, so what is measured is the host's own work per request. The
-script sets up a channel, a price and ``--users`` users with points and a key, then runs
+script sets up a channel, a price and ``--users`` users with points and a key. Then it runs
 ``--requests`` non-streaming chat completions, first one at a time and then at
-``--concurrency``, and prints per request: milliseconds, SQL statements, commits and the
-statements grouped by their first words. ``--profile`` adds the cProfile functions with the
-most cumulative time of the sequential phase.
+``--concurrency``. It prints per request the wall and CPU milliseconds, the SQL statements by
+verb and table, the commits and the shared-state calls. ``--profile N`` adds the N functions
+of the sequential phase with the most cProfile time (``--sort``) and the time per package.
 
     .venv/bin/python bench/relay_profile.py                          # SQLite file, in-process state
     .venv/bin/python bench/relay_profile.py --stack postgresql-redis # local PostgreSQL, Redis db 15
@@ -163,7 +163,7 @@ async def one(host: TestHost, key: str) -> None:
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]}
     response = await host.client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
     if response.status_code != 200:
-        raise RuntimeError(f"relay answered {response.status_code}: {response.text}")
+        raise RuntimeError(f"the relay returned status {response.status_code}: {response.text}")
 
 
 async def main_async(args: argparse.Namespace) -> None:

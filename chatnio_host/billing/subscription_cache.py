@@ -2,11 +2,13 @@
 
 Every relayed request needs the caller's subscription level (for its group) and, when a plan
 may cover the model, the period anchor. A snapshot is one shared-state read instead of a
-database query. Billing changes every subscription row, and after each commit it marks the
-user's entry dirty with a value never used before; a reader that loaded the row stores its
-snapshot with a compare-and-set against the value it saw, so a snapshot read before a change
-never replaces the mark of that change. Entries expire after ``TTL_SECONDS``, which also
-bounds the life of a row changed outside billing.
+database query.
+
+Billing makes every change to a subscription row, and after each commit it marks the user's
+entry dirty with a random value. A reader that loaded the row stores its snapshot with a
+compare-and-set against the value it saw. So a snapshot read before a change never replaces
+the mark of that change. Entries expire after ``TTL_SECONDS``, which also bounds how long a
+row changed outside billing (by hand, in SQL) is served stale.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class SubscriptionSnapshot:
     expires_at: dt.datetime
 
     def active(self, now: dt.datetime) -> bool:
-        """Whether the subscription covers requests at ``now``."""
+        """Return whether the subscription covers requests at ``now``."""
         return self.level > 0 and self.expires_at > now
 
     def to_json(self) -> str:

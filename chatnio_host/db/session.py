@@ -34,9 +34,9 @@ def engine_options(url: str) -> dict[str, Any]:
         return {"connect_args": {"timeout": 30}}
     options: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if parsed.get_driver_name() == "asyncpg":
-        # SQLAlchemy's asyncpg ping is three round trips (BEGIN, a query, ROLLBACK) per checkout;
-        # _check_asyncpg_on_checkout asks the connection instead, which knows when the server
-        # closed it (a restart or a terminated backend).
+        # SQLAlchemy's asyncpg ping costs three round trips (BEGIN, a query, ROLLBACK) per checkout.
+        # _check_asyncpg_on_checkout reads the connection's own state instead, which turns closed
+        # when the server closes the socket (a restart or a terminated backend).
         options["pool_pre_ping"] = False
     else:
         options["pool_pre_ping"] = True
