@@ -7,9 +7,11 @@ a quick local run with ``CHATNIO_TEST_STACKS=sqlite-memory``; CI runs them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,23 +120,42 @@ async def state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
         await _close(None, shared)
 
 
+HostFactory = Callable[..., contextlib.AbstractAsyncContextManager[TestHost]]
+
+
 @pytest.fixture
-async def host(stack: str, tmp_path: Path, server_databases: _ServerDatabases) -> AsyncIterator[TestHost]:
+def stack_host(stack: str, tmp_path: Path, server_databases: _ServerDatabases) -> HostFactory:
+    """Return a factory: ``async with stack_host(plugins=[...], **settings) as host`` on the stack.
+
+    The host runs on the stack's database and shared state; rows and keys are removed afterwards.
+    """
+
+    @contextlib.asynccontextmanager
+    async def factory(*, plugins: Iterable[tuple[str, object]] = (), **settings: Any) -> AsyncIterator[TestHost]:
+        backend, state_kind = stack.split("-")
+        database = await _open_database(backend, tmp_path, server_databases)
+        shared = await _open_state(state_kind)
+        test_host = TestHost(tmp_path, plugins=list(plugins), db=database, state=shared, create_schema=False,
+                             **settings)
+        try:
+            async with test_host:
+                yield test_host
+        finally:
+            if database.backend != "sqlite":
+                reopened = Database(database.url)
+                await clear_database(reopened)
+                await reopened.dispose()
+            if state_kind == "redis":
+                cleanup = await redis_state_for_test()
+                cleanup.prefix = shared.prefix
+                await drop_prefix(cleanup)
+                await cleanup.close()
+
+    return factory
+
+
+@pytest.fixture
+async def host(stack_host: HostFactory) -> AsyncIterator[TestHost]:
     """A started host on the stack's database and shared state."""
-    backend, state_kind = stack.split("-")
-    database = await _open_database(backend, tmp_path, server_databases)
-    shared = await _open_state(state_kind)
-    test_host = TestHost(tmp_path, db=database, state=shared, create_schema=False)
-    try:
-        async with test_host:
-            yield test_host
-    finally:
-        if database.backend != "sqlite":
-            reopened = Database(database.url)
-            await clear_database(reopened)
-            await reopened.dispose()
-        if state_kind == "redis":
-            cleanup = await redis_state_for_test()
-            cleanup.prefix = shared.prefix
-            await drop_prefix(cleanup)
-            await cleanup.close()
+    async with stack_host() as test_host:
+        yield test_host
