@@ -59,6 +59,7 @@ def message_public(message: ChatMessage) -> MessagePublic:
         model=message.model,
         status=message.status,
         error=message.error,
+        error_code=message.error_code,
         finish_reason=message.finish_reason,
         input_tokens=message.input_tokens,
         output_tokens=message.output_tokens,

@@ -293,6 +293,7 @@ class GenerationManager:
                 message.sources = answer.sources
                 message.status = answer.status
                 message.error = answer.error
+                message.error_code = answer.error_code
                 message.finish_reason = answer.finish_reason
                 message.input_tokens = usage.input_tokens
                 message.output_tokens = usage.output_tokens

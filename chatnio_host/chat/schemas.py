@@ -69,6 +69,7 @@ class MessagePublic(BaseModel):
     model: str | None = None
     status: str
     error: str | None = None
+    error_code: str | None = None
     finish_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0

@@ -133,6 +133,8 @@ async def test_upstream_error_saved_as_error(open_host) -> None:
         assert "max_tokens" in error.data["message"]
         answer = page["messages"][1]
         assert answer["status"] == "error"
+        assert answer["error_code"] == error.data["code"]
+        assert answer["error_code"] is not None
         assert answer["text"] == ""
         assert "max_tokens" in answer["error"]
 

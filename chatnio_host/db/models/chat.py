@@ -51,6 +51,8 @@ class ChatMessage(Base):
     model: Mapped[str | None] = mapped_column(String(128), default=None)
     status: Mapped[str] = mapped_column(String(16), default="complete")
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Stable code of ``error`` (such as ``insufficient_quota``), so the web app can translate it."""
     finish_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)

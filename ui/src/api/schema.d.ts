@@ -3820,6 +3820,8 @@ export interface components {
             status: string;
             /** Error */
             error?: string | null;
+            /** Error Code */
+            error_code?: string | null;
             /** Finish Reason */
             finish_reason?: string | null;
             /**

@@ -91,6 +91,8 @@ export interface ChatMessage {
   model?: string | null;
   status?: string;
   error?: string | null;
+  /** Stable code of `error`, translated by `localizeError`. */
+  error_code?: string | null;
   reasoning?: string | null;
   sources?: SearchSource[] | null;
   tool_calls?: ToolCall[] | null;

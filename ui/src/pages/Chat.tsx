@@ -218,14 +218,8 @@ export function ChatPage() {
       const id = conversationId.current;
       if (user && id) {
         try {
+          // A stored error carries its code, which the message view translates.
           await loadConversation(id);
-          // NOTE: a stored message keeps the host's English error text without its code, so after a
-          // page reload its error shows in English. Until then the translated live text replaces it.
-          if (finished.error && finished.messageId) {
-            setMessages((items) =>
-              items.map((item) => (String(item.id) === finished.messageId && item.error ? { ...item, error: finished.error } : item)),
-            );
-          }
           setLive(null);
           return;
         } catch {

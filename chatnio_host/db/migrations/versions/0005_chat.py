@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('model', sa.String(length=128), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('error_code', sa.String(length=64), nullable=True),
     sa.Column('finish_reason', sa.String(length=32), nullable=True),
     sa.Column('input_tokens', sa.Integer(), nullable=False),
     sa.Column('output_tokens', sa.Integer(), nullable=False),

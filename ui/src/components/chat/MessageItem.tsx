@@ -14,6 +14,7 @@ import { Markdown } from "@/markdown/Markdown";
 import { isSafeUrl } from "@/markdown/parser";
 import { useSubmitKey } from "@/lib/useSubmitKey";
 import { cn } from "@/lib/utils";
+import { localizeError } from "@/api/errors";
 
 export type MessageAction = "regenerate" | "copy" | "use" | "delete" | "save" | "continue" | "fork" | "alternatives";
 
@@ -237,7 +238,7 @@ export const MessageItem = memo(function MessageItem({
         )}
         {message.error && (
           <div className="mt-2 rounded-md border border-destructive/50 px-3 py-2 text-sm text-destructive" data-testid="message-error">
-            {message.error}
+            {localizeError(message.error_code, null, message.error)}
           </div>
         )}
       </div>
