@@ -21,7 +21,9 @@ run_pytest() {
     fi
 }
 
-run_pytest host "$BIN/python" -m pytest tests -q -p no:cacheprovider
+# The browser tests drive Chromium through Playwright's synchronous API, whose event loop must not
+# share a process with the asyncio tests, so they run in a pytest process of their own.
+run_pytest host "$BIN/python" -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e
 
 for dir in plugins/*/; do
     if [ -d "$dir/tests" ]; then
@@ -31,6 +33,10 @@ done
 
 if [ -f ui/package.json ] && grep -q '"test"' ui/package.json; then
     (cd ui && npm test) || { failed+=(ui); status=1; }
+fi
+
+if [ -d tests/e2e ]; then
+    run_pytest browser "$BIN/python" -m pytest tests/e2e -q -p no:cacheprovider
 fi
 
 if [ "$status" -ne 0 ]; then
