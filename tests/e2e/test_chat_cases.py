@@ -314,6 +314,8 @@ def test_mermaid_errors_stay_in_message(site: LiveSite, page: Any) -> None:
     def check() -> None:
         content = last_content(page)
         content.locator(".md-mermaid svg").wait_for()
+        # Both diagrams render asynchronously; the invalid one's error may land after the valid SVG.
+        content.locator(".md-mermaid-error").wait_for()
         assert content.locator(".md-mermaid-error").count() == 1
         assert content.locator(".md-mermaid svg").count() == 1
         assert "After diagram." in content.inner_text()
@@ -331,6 +333,7 @@ def test_mermaid_errors_stay_in_message(site: LiveSite, page: Any) -> None:
     page.reload()
     page.locator('[data-testid="message"][data-role="assistant"] .md-mermaid svg').first.wait_for()
     mermaid_message = page.locator('[data-testid="message"][data-role="assistant"]').nth(0)
+    mermaid_message.locator(".md-mermaid-error").wait_for()
     assert mermaid_message.locator(".md-mermaid-error").count() == 1
     assert mermaid_message.locator(".md-mermaid svg").count() == 1
     assert page.errors == []
