@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,22 @@ def banned_error() -> PermissionDenied:
 class AuthService:
     """Users, session tokens and API key callers of one app."""
 
+    def _key_use_due(self, key_id: int) -> bool:
+        """Return whether this process has not checked ``key_id``'s last-use mark for an interval.
+
+        The shared mark decides across replicas; this local memo keeps the relay from asking the
+        shared state on every request.
+        """
+        now = time.monotonic()
+        if now - self._key_use_checked.get(key_id, -_KEY_USED_INTERVAL) < _KEY_USED_INTERVAL:
+            return False
+        if len(self._key_use_checked) > 100_000:
+            self._key_use_checked.clear()
+        self._key_use_checked[key_id] = now
+        return True
+
     def __init__(self, ctx: AppContext) -> None:
+        self._key_use_checked: dict[int, float] = {}
         self.ctx = ctx
         self.limiter = RateLimiter(ctx.state)
         self.keys = KeyCache(ctx.db, ctx.state)
@@ -222,7 +238,9 @@ class AuthService:
             logger.info("rejected API key %s of banned user %s from %s", entry.key_id, entry.user.id, ip)
             raise banned_error()
 
-        if await self.ctx.state.set(_KEY_USED_PREFIX + str(entry.key_id), "1", ttl=_KEY_USED_INTERVAL, nx=True):
+        if self._key_use_due(entry.key_id) and await self.ctx.state.set(
+            _KEY_USED_PREFIX + str(entry.key_id), "1", ttl=_KEY_USED_INTERVAL, nx=True
+        ):
             self.spawn(self._record_key_use(entry.key_id), f"last-use update of API key {entry.key_id}")
 
         level = await resolve_level(self.ctx, entry.user)
