@@ -40,7 +40,7 @@ class AnonymousCaller:
     is_admin: bool = False
 
     def allows_model(self, model: str) -> bool:
-        """Every model passes the (absent) key allow-list; the price decides."""
+        """Return True: a guest has no key allow-list, so the model's price decides."""
         return True
 
 

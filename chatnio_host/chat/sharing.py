@@ -98,7 +98,7 @@ async def read_share(ctx: CtxDep, share_id: ShareId) -> SharePublic:
 
 @router.delete("/shares/{share_id}", status_code=204)
 async def delete_share(ctx: CtxDep, user: CurrentUser, share_id: ShareId) -> None:
-    """Delete one of the caller's shares; another user's share answers 404."""
+    """Delete one of the caller's shares; another user's share gets 404."""
     async with ctx.db.transaction() as session:
         result = await session.execute(delete(Share).where(Share.id == share_id, Share.user_id == user.id))
     if result.rowcount == 0:

@@ -25,7 +25,7 @@ admin_router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[JSON
 
 
 class SitePublic(BaseModel):
-    """What any visitor may know about the site."""
+    """The public part of the site settings, readable without signing in."""
 
     site_name: str
     logo_url: str
