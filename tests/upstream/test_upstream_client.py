@@ -392,10 +392,16 @@ async def test_tracebacks_masked_in_logs(upstream: AiohttpUpstream, caplog: pyte
     assert "RuntimeError: failed at channel://23/v1 with ****4242" in caplog.text
 
 
-async def test_access_log_args_kept(upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
-    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
-                                             "/v1beta/models?key=AIzaSyUSERKEY123456", "1.1", 200)
+async def test_access_log_args_kept(
+    upstream: AiohttpUpstream, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    access = logging.getLogger("uvicorn.access")
+    # A uvicorn server started by an earlier test sets this logger to stop propagating.
+    monkeypatch.setattr(access, "propagate", True)
+    monkeypatch.setattr(access, "disabled", False)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                "/v1beta/models?key=AIzaSyUSERKEY123456", "1.1", 200)
     record = caplog.records[-1]
     assert isinstance(record.args, tuple)
     assert record.args[2] == "/v1beta/models?key=****3456"
