@@ -12,11 +12,13 @@ content event it yields ``StreamError`` (or raises; the host turns that into a s
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
-from chatnio_host.relay.canonical import ChatRequest, Event
+from chatnio_host.relay.canonical import ChatRequest, Event, StreamError
 
 __all__ = [
     "ChannelAdapter",
@@ -28,6 +30,8 @@ __all__ = [
     "UpstreamStream",
     "UpstreamTarget",
 ]
+
+logger = logging.getLogger(__name__)
 
 FailureKind = Literal[
     "connect",      # could not connect, or the connection broke before an answer
@@ -210,6 +214,38 @@ class ChannelAdapter(abc.ABC):
         Called as an async generator. ``request.stream`` says whether the client streams; the
         adapter may stream from the vendor either way. It always asks the vendor for usage.
         """
+
+    def decode_step(self, step: Callable[[], list[Event]], target: UpstreamTarget) -> list[Event]:
+        """Run one decoder step, masking endpoints and keys in any failure or error it produces."""
+        try:
+            events = step()
+        except UpstreamFailure as failure:
+            failure.message = self.http.sanitize(failure.message, target)
+            failure.args = (failure.message,)
+            logger.info("%s channel %s failed before content: %s", target.channel_type, target.channel_id, failure.kind)
+            raise
+        for event in events:
+            if isinstance(event, StreamError):
+                event.message = self.http.sanitize(event.message, target)
+        return events
+
+    def parse_event(self, data: str, target: UpstreamTarget, *, content_started: bool) -> dict[str, Any] | None:
+        """Parse one stream event's JSON object.
+
+        Before content an unparsable event fails the attempt (``UpstreamFailure('invalid')``), so
+        the next channel is tried; after content it is skipped and None is returned.
+        """
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+        logger.warning("%s channel %s sent a stream event that is not a JSON object", target.channel_type,
+                       target.channel_id)
+        if not content_started:
+            raise UpstreamFailure("invalid", "The upstream sent a stream event that is not JSON.")
+        return None
 
     async def embeddings(self, body: dict[str, Any], target: UpstreamTarget) -> dict[str, Any]:
         """Return an OpenAI-shaped embeddings answer for the OpenAI-shaped ``body``."""

@@ -102,7 +102,7 @@ class ClaudeAdapter(ChannelAdapter):
             if response.status >= 400:
                 raise self._failure(response.status, response.body, target, response.headers)
             decoder = MessageDecoder(model=target.model)
-            for event in self._guard(lambda: decoder.decode_message(response.json()), target):
+            for event in self.decode_step(lambda: decoder.decode_message(response.json()), target):
                 yield event
             return
 
@@ -114,11 +114,11 @@ class ClaudeAdapter(ChannelAdapter):
                 async for sse in upstream.events():
                     if not sse.data:
                         continue
-                    data = self._parse(sse.data, target, decoder.content_started)
+                    data = self.parse_event(sse.data, target, content_started=decoder.content_started)
                     if data is None:
                         yield StreamError("The upstream sent an event that is not JSON.", type="upstream_error")
                         return
-                    for event in self._guard(lambda: decoder.feed(data), target):
+                    for event in self.decode_step(lambda: decoder.feed(data), target):
                         yield event
                     if decoder.finished:
                         return
@@ -129,34 +129,8 @@ class ClaudeAdapter(ChannelAdapter):
                 logger.warning("channel %s stream broke after content: %s", target.channel_id, failure.kind)
                 yield StreamError(failure.message, type="upstream_error", status=failure.status)
                 return
-            for event in self._guard(decoder.finish, target):
+            for event in self.decode_step(decoder.finish, target):
                 yield event
-
-    def _guard(self, step: Any, target: UpstreamTarget) -> list[Event]:
-        """Run a decoder step, masking endpoints and keys in any message it produces."""
-        try:
-            events = step()
-        except UpstreamFailure as failure:
-            failure.message = self.http.sanitize(failure.message, target)
-            failure.args = (failure.message,)
-            logger.info("claude channel %s failed before content: %s", target.channel_id, failure.kind)
-            raise
-        for event in events:
-            if isinstance(event, StreamError):
-                event.message = self.http.sanitize(event.message, target)
-        return events
-
-    def _parse(self, data: str, target: UpstreamTarget, content_started: bool) -> dict[str, Any] | None:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-        logger.warning("claude channel %s sent a stream event that is not a JSON object", target.channel_id)
-        if not content_started:
-            raise UpstreamFailure("invalid", "The upstream sent a stream event that is not JSON.")
-        return None
 
     def _failure(
         self, status: int, body: bytes, target: UpstreamTarget, headers: dict[str, str] | None

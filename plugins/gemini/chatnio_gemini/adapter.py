@@ -92,7 +92,7 @@ class GeminiAdapter(ChannelAdapter):
             payload = response.json()
             if not isinstance(payload, dict):
                 raise UpstreamFailure("invalid", "The upstream responded with JSON that is not an object.")
-            for event in self._guard(lambda: decoder.feed(payload) + decoder.finish(), target):
+            for event in self.decode_step(lambda: decoder.feed(payload) + decoder.finish(), target):
                 yield event
             return
 
@@ -105,11 +105,11 @@ class GeminiAdapter(ChannelAdapter):
                 async for sse in upstream.events():
                     if not sse.data:
                         continue
-                    chunk = self._parse(sse.data, target, decoder.content_started)
+                    chunk = self.parse_event(sse.data, target, content_started=decoder.content_started)
                     if chunk is None:
                         yield StreamError("The upstream sent an event that is not JSON.", type="upstream_error")
                         return
-                    for event in self._guard(lambda: decoder.feed(chunk), target):
+                    for event in self.decode_step(lambda: decoder.feed(chunk), target):
                         yield event
                     if decoder.errored:
                         return
@@ -123,7 +123,7 @@ class GeminiAdapter(ChannelAdapter):
                 logger.warning("channel %s stream broke after content: %s", target.channel_id, failure.kind)
                 yield StreamError(failure.message, type="upstream_error", status=failure.status)
                 return
-            for event in self._guard(decoder.finish, target):
+            for event in self.decode_step(decoder.finish, target):
                 yield event
 
     async def _inline_remote_images(self, request: ChatRequest) -> ChatRequest:
@@ -158,32 +158,6 @@ class GeminiAdapter(ChannelAdapter):
             if not page_token:
                 break
         return names
-
-    def _guard(self, step: Any, target: UpstreamTarget) -> list[Event]:
-        """Run a decoder step, masking endpoints and keys in any message it produces."""
-        try:
-            events = step()
-        except UpstreamFailure as failure:
-            failure.message = self.http.sanitize(failure.message, target)
-            failure.args = (failure.message,)
-            logger.info("gemini channel %s failed before content: %s", target.channel_id, failure.kind)
-            raise
-        for event in events:
-            if isinstance(event, StreamError):
-                event.message = self.http.sanitize(event.message, target)
-        return events
-
-    def _parse(self, data: str, target: UpstreamTarget, content_started: bool) -> dict[str, Any] | None:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-        logger.warning("gemini channel %s sent a stream event that is not a JSON object", target.channel_id)
-        if not content_started:
-            raise UpstreamFailure("invalid", "The upstream sent a stream event that is not JSON.")
-        return None
 
     def _failure(
         self, status: int, body: bytes, target: UpstreamTarget, headers: dict[str, str] | None
