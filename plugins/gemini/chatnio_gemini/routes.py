@@ -23,6 +23,7 @@ from chatnio_host.auth.deps import RelayCaller
 from chatnio_host.errors import APIError, InvalidRequest, NotFound
 from chatnio_host.relay.canonical import StreamError
 from chatnio_host.relay.estimate import estimate_prompt_tokens
+from chatnio_host.relay.masking import mask_secret
 
 from chatnio_gemini.encode import GenerateStreamEncoder, ResponseBuilder, error_body
 from chatnio_gemini.inbound import decode_generate_request
@@ -35,8 +36,8 @@ _KEY_IN_QUERY = re.compile(r"([?&](?:key|api_key)=)([^&\s\"']*)")
 
 
 def mask_query_keys(text: str) -> str:
-    """Return ``text`` with every ``key=`` query value cut to its last four characters."""
-    return _KEY_IN_QUERY.sub(lambda m: m.group(1) + "..." + m.group(2)[-4:] if m.group(2) else m.group(0), text)
+    """Return ``text`` with every ``key=`` query value masked to its last four characters (``****abcd``)."""
+    return _KEY_IN_QUERY.sub(lambda m: m.group(1) + mask_secret(m.group(2)) if m.group(2) else m.group(0), text)
 
 
 class KeyMaskFilter(logging.Filter):

@@ -116,7 +116,7 @@ def test_response_builder_content_filter() -> None:
 
 def test_query_keys_masked() -> None:
     line = 'POST /v1beta/models/m:generateContent?alt=sse&key=sk-abcdef123456 HTTP/1.1'
-    assert mask_query_keys(line) == 'POST /v1beta/models/m:generateContent?alt=sse&key=...3456 HTTP/1.1'
+    assert mask_query_keys(line) == 'POST /v1beta/models/m:generateContent?alt=sse&key=****3456 HTTP/1.1'
 
 
 def test_plugin_registers_through_entry_point() -> None:
