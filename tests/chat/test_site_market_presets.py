@@ -37,8 +37,11 @@ async def test_preset_crud_and_clone(host: TestHost) -> None:
 
     clone = await host.client.post(f"/api/presets/{preset_id}/clone", headers=alice.headers)
     builtin_clone = await host.client.post("/api/presets/builtin:translator/clone", headers=bob.headers)
-    assert clone.status_code == 201 and clone.json()["name"] == "Captain" and clone.json()["id"] != preset_id
-    assert builtin_clone.status_code == 201 and builtin_clone.json()["name"] == "Translator"
+    assert clone.status_code == 201
+    assert clone.json()["name"] == "Captain"
+    assert clone.json()["id"] != preset_id
+    assert builtin_clone.status_code == 201
+    assert builtin_clone.json()["name"] == "Translator"
 
     bad = await host.client.post("/api/presets", headers=alice.headers,
                                  json={"name": "Bad", "context": [{"role": "wizard", "content": "x"}]})
@@ -109,7 +112,8 @@ async def test_announcement_latest_and_admin_only(host: TestHost) -> None:
     refused = await host.client.post("/api/admin/announcements", headers=user.headers, json={"content": "x"})
 
     latest = (await host.client.get("/api/announcement")).json()
-    assert latest["id"] == second["id"] and latest["id"] > first["id"]
+    assert latest["id"] == second["id"]
+    assert latest["id"] > first["id"]
     assert latest["content"] == "**b**"
     assert [item["content"] for item in (await host.client.get("/api/notifications")).json()] == ["n"]
     assert refused.status_code == 403
